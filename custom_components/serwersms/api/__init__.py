@@ -1,0 +1,51 @@
+"""A small asyncio client for the SerwerSMS.pl HTTPS API v2, independent of Home Assistant."""
+
+from .client import DEFAULT_BASE_URL, MAX_FILES_PER_MMS, MAX_PHONES_PER_REQUEST, SerwerSmsClient
+from .exceptions import (
+    SerwerSmsAccessDeniedError,
+    SerwerSmsApiError,
+    SerwerSmsAuthError,
+    SerwerSmsConnectionError,
+    SerwerSmsCreditsExhaustedError,
+    SerwerSmsError,
+    SerwerSmsIpNotAllowedError,
+    SerwerSmsMmsNotPermittedError,
+    SerwerSmsNotFoundError,
+    SerwerSmsOutcomeUnknownError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsServerError,
+    SerwerSmsTimeoutError,
+    SerwerSmsValidationError,
+)
+from .models import QUEUED, UNKNOWN, UNSENT, FileInfo, Limit, RecipientResult, Report, SendResult
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "MAX_FILES_PER_MMS",
+    "MAX_PHONES_PER_REQUEST",
+    "QUEUED",
+    "UNKNOWN",
+    "UNSENT",
+    "FileInfo",
+    "Limit",
+    "RecipientResult",
+    "Report",
+    "SendResult",
+    "SerwerSmsAccessDeniedError",
+    "SerwerSmsApiError",
+    "SerwerSmsAuthError",
+    "SerwerSmsClient",
+    "SerwerSmsConnectionError",
+    "SerwerSmsCreditsExhaustedError",
+    "SerwerSmsError",
+    "SerwerSmsIpNotAllowedError",
+    "SerwerSmsMmsNotPermittedError",
+    "SerwerSmsNotFoundError",
+    "SerwerSmsOutcomeUnknownError",
+    "SerwerSmsRateLimitError",
+    "SerwerSmsResponseError",
+    "SerwerSmsServerError",
+    "SerwerSmsTimeoutError",
+    "SerwerSmsValidationError",
+]

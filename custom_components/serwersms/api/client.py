@@ -1,0 +1,373 @@
+"""An asyncio client for the SerwerSMS.pl HTTPS API v2 (MMS, files, account).
+
+It has no Home Assistant imports so that it can be published on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+import json
+import logging
+import time
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import aiohttp
+
+from .exceptions import (
+    SerwerSmsApiError,
+    SerwerSmsAuthError,
+    SerwerSmsConnectionError,
+    SerwerSmsError,
+    SerwerSmsOutcomeUnknownError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsServerError,
+    SerwerSmsTimeoutError,
+    error_for_code,
+)
+from .models import (
+    UNKNOWN,
+    UNSENT,
+    FileInfo,
+    Limit,
+    RecipientResult,
+    Report,
+    SendResult,
+    parse_file_id,
+    parse_files,
+    parse_limits,
+    parse_reports,
+    parse_send,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL: Final = "https://api2.serwersms.pl/"
+DEFAULT_SYSTEM: Final = "home_assistant"
+DEFAULT_TIMEOUT: Final = 30.0
+MAX_PHONES_PER_REQUEST: Final = 100
+MAX_FILES_PER_MMS: Final = 10
+MAX_REPORT_IDS: Final = 500
+GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
+
+
+class _NotReachedError(SerwerSmsConnectionError):
+    """The request provably never reached the gateway (DNS failure, connection refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    content: bytes
+    filename: str
+    content_type: str
+
+
+class SerwerSmsClient:
+    """Talks to the SerwerSMS gateway over an injected aiohttp session.
+
+    Authenticate with `token` (sent as a Bearer header) or with `username` and `password`
+    (sent as body fields, the API-user method).
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        system: str = DEFAULT_SYSTEM,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_attempts: int = 3,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        batch_size: int = MAX_PHONES_PER_REQUEST,
+        max_parallel_batches: int = 5,
+    ) -> None:
+        """Configure the client; nothing is sent until a call is made."""
+        if token is None and (username is None or password is None):
+            raise ValueError("give either a token or a username and a password")
+        if not 1 <= batch_size <= MAX_PHONES_PER_REQUEST:
+            raise ValueError(f"batch_size must be 1..{MAX_PHONES_PER_REQUEST}")
+        self._session = session
+        self._token = token
+        self._username = username
+        self._password = password
+        self._base_url = base_url if base_url.endswith("/") else f"{base_url}/"
+        self._system = system
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff
+        self._max_backoff = max_backoff
+        self._batch_size = batch_size
+        self._parallel = asyncio.Semaphore(max(1, max_parallel_batches))
+
+    @property
+    def base_url(self) -> str:
+        """The gateway's base URL."""
+        return self._base_url
+
+    # --- public calls -------------------------------------------------------------------------
+
+    async def account_limits(self) -> list[Limit]:
+        """Return the account's limits (`account/limits`); also a cheap credential check."""
+        return parse_limits(await self._call("account/limits", {}))
+
+    async def mms_limit(self) -> Limit | None:
+        """Return the account's MMS limit, or None when the gateway lists none."""
+        return next((limit for limit in await self.account_limits() if limit.type == "mms"), None)
+
+    async def upload_file(self, content: bytes, *, filename: str, content_type: str) -> str:
+        """Upload an MMS attachment's bytes (`files/add`, multipart) and return its file id."""
+        fields = {"type": "mms", "name": filename}
+        upload = _Upload(content, filename, content_type)
+        return parse_file_id(await self._call("files/add", fields, upload=upload))
+
+    async def upload_file_from_url(self, url: str, *, name: str | None = None) -> str:
+        """Have the gateway fetch a public URL as an MMS attachment (`files/add`) and return its id."""
+        fields: dict[str, Any] = {"type": "mms", "url": url}
+        if name:
+            fields["name"] = name
+        return parse_file_id(await self._call("files/add", fields))
+
+    async def list_files(self) -> list[FileInfo]:
+        """List the MMS files stored on the gateway (`files/index`)."""
+        return parse_files(await self._call("files/index", {"type": "mms"}))
+
+    async def view_file(self, file_id: str) -> FileInfo:
+        """Describe one stored MMS file (`files/view`)."""
+        reply = await self._call("files/view", {"id": file_id, "type": "mms"})
+        item = reply.get("item", reply)
+        if not isinstance(item, dict):
+            raise SerwerSmsResponseError("files/view returned no file")
+        return FileInfo.from_json(item)
+
+    async def delete_file(self, file_id: str) -> None:
+        """Delete one stored MMS file (`files/delete`)."""
+        await self._call("files/delete", {"id": file_id, "type": "mms"})
+
+    async def send_mms(
+        self,
+        phones: Sequence[str],
+        *,
+        title: str,
+        file_ids: Sequence[str] = (),
+        text: str | None = None,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> SendResult:
+        """Send one MMS to `phones` (`messages/send_mms`), in parallel batches, results in input order.
+
+        A batch is re-sent only when it provably never reached the gateway. When no batch went
+        through, the first batch's error is raised; when some did, the others' recipients are
+        reported as `unsent` (gateway refusal) or `unknown` (the MMS may have been sent).
+        """
+        if not phones:
+            raise ValueError("no recipients")
+        if len(file_ids) > MAX_FILES_PER_MMS:
+            raise ValueError(f"at most {MAX_FILES_PER_MMS} files per MMS")
+        fields: dict[str, Any] = {"title": title, "details": True}
+        if file_ids:
+            fields["file_id"] = list(file_ids)
+        if text:
+            fields["text"] = text
+        if date is not None:
+            if date.tzinfo is None:
+                raise ValueError("date must be timezone-aware")
+            fields["date"] = date.astimezone(GATEWAY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+        if test:
+            fields["test"] = True
+        batches = [list(phones[i : i + self._batch_size]) for i in range(0, len(phones), self._batch_size)]
+        outcomes = await asyncio.gather(
+            *(self._send_batch(batch, fields) for batch in batches), return_exceptions=True
+        )
+        if isinstance(first := outcomes[0], BaseException) and all(
+            isinstance(outcome, BaseException) for outcome in outcomes
+        ):
+            raise first
+        merged: list[RecipientResult] = []
+        for batch, outcome in zip(batches, outcomes, strict=True):
+            if isinstance(outcome, SendResult):
+                merged.extend(outcome.recipients)
+            elif isinstance(outcome, SerwerSmsApiError | _NotReachedError):
+                merged.extend(
+                    RecipientResult(phone, UNSENT, None, outcome.code, outcome.gateway_message)
+                    for phone in batch
+                )
+            elif isinstance(outcome, SerwerSmsError):
+                merged.extend(
+                    RecipientResult(phone, UNKNOWN, None, None, outcome.gateway_message) for phone in batch
+                )
+            else:
+                raise outcome
+        return SendResult(tuple(merged))
+
+    async def reports(self, message_ids: Sequence[str]) -> list[Report]:
+        """Return delivery reports of sent MMS (`messages/reports`), asking at most 500 ids at a time."""
+        found: list[Report] = []
+        for i in range(0, len(message_ids), MAX_REPORT_IDS):
+            chunk = list(message_ids[i : i + MAX_REPORT_IDS])
+            found.extend(parse_reports(await self._call("messages/reports", {"id": chunk, "type": "mms"})))
+        return found
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> SendResult:
+        async with self._parallel:
+            reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
+        return parse_send(reply, phones)
+
+    def _body_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
+        body = {**fields, "system": self._system}
+        if self._token is None:
+            body["username"] = self._username
+            body["password"] = self._password
+        return body
+
+    async def _call(
+        self,
+        endpoint: str,
+        fields: dict[str, Any],
+        *,
+        upload: _Upload | None = None,
+        send: bool = False,
+    ) -> dict[str, Any]:
+        """POST one call, retrying what is safe to retry."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._post_once(endpoint, fields, upload)
+            except _NotReachedError:
+                # Nothing reached the gateway: safe to try again, even for a send.
+                if attempt >= self._max_attempts:
+                    raise
+                await asyncio.sleep(self._delay(attempt))
+            except SerwerSmsRateLimitError as err:
+                # 429 is an explicit refusal: the request was not carried out.
+                wait = err.retry_after if err.retry_after is not None else self._delay(attempt)
+                if attempt >= self._max_attempts or wait > self._max_backoff:
+                    raise
+                await asyncio.sleep(wait)
+            except (SerwerSmsConnectionError, SerwerSmsServerError, SerwerSmsResponseError) as err:
+                if send:
+                    raise SerwerSmsOutcomeUnknownError(
+                        f"no clear answer to the send request ({err.gateway_message}); "
+                        "the MMS may have been sent"
+                    ) from err
+                if isinstance(err, SerwerSmsResponseError) or attempt >= self._max_attempts:
+                    raise
+                await asyncio.sleep(self._delay(attempt))
+
+    def _delay(self, attempt: int) -> float:
+        return float(min(self._backoff * 2 ** (attempt - 1), self._max_backoff))
+
+    async def _post_once(
+        self, endpoint: str, fields: dict[str, Any], upload: _Upload | None
+    ) -> dict[str, Any]:
+        url = f"{self._base_url}{endpoint}.json"
+        headers = {"Accept": "application/json"}
+        if self._token is not None:
+            headers["Authorization"] = f"Bearer {self._token}"
+        started = time.monotonic()
+        try:
+            if upload is not None:
+                # A FormData can be sent only once, so each attempt builds its own.
+                form = aiohttp.FormData()
+                for key, value in self._body_fields(fields).items():
+                    form.add_field(key, str(value))
+                form.add_field(
+                    "file",
+                    upload.content,
+                    filename=upload.filename,
+                    content_type=upload.content_type,
+                )
+                request = self._session.post(url, data=form, headers=headers, timeout=self._timeout)
+            else:
+                request = self._session.post(
+                    url, json=self._body_fields(fields), headers=headers, timeout=self._timeout
+                )
+            async with request as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                raw = await response.read()
+        except aiohttp.ClientConnectorError as err:
+            raise _NotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
+        except TimeoutError as err:
+            raise SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s") from err
+        except aiohttp.ClientError as err:
+            raise SerwerSmsConnectionError(f"{endpoint}: connection failed ({type(err).__name__})") from err
+        _LOGGER.debug(
+            "%s -> HTTP %s, %d bytes, %.0f ms",
+            endpoint,
+            status,
+            len(raw),
+            (time.monotonic() - started) * 1000,
+        )
+        return _interpret(endpoint, status, retry_after, raw)
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _error_in(body: Any) -> SerwerSmsApiError | None:
+    """The gateway's error, when `body` is an error reply."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict):
+        code = error.get("code")
+        message = error.get("message")
+        text = message if isinstance(message, str) and message else str(error.get("type") or "gateway error")
+        if isinstance(code, int) and not isinstance(code, bool):
+            return error_for_code(code, text)
+        if isinstance(code, str) and code.isdigit():
+            return error_for_code(int(code), text)
+        return SerwerSmsApiError(text)
+    if error is not None:
+        return SerwerSmsApiError(str(error)[:200])
+    if body.get("success") is False:
+        return SerwerSmsApiError("the gateway reported failure")
+    return None
+
+
+def _interpret(endpoint: str, status: int, retry_after: str | None, raw: bytes) -> dict[str, Any]:
+    """Turn one HTTP reply into the body dict, or the matching error."""
+    body = _decode(raw)
+    if status == 401:
+        error = _error_in(body)
+        raise (
+            error if isinstance(error, SerwerSmsAuthError) else SerwerSmsAuthError("unauthorized", code=1001)
+        )
+    if status == 429:
+        raise SerwerSmsRateLimitError(
+            f"{endpoint}: rate limited", retry_after=_parse_retry_after(retry_after)
+        )
+    if status >= 500:
+        raise SerwerSmsServerError(f"{endpoint}: HTTP {status}", status=status)
+    error = _error_in(body)
+    if error is not None:
+        raise error
+    if not 200 <= status < 300:
+        raise SerwerSmsServerError(f"{endpoint}: HTTP {status}", status=status)
+    if not isinstance(body, dict):
+        raise SerwerSmsResponseError(f"{endpoint}: the reply is not a JSON object")
+    return body

@@ -1,0 +1,582 @@
+"""The simulator: the gateway's endpoints, its error shapes, its bookkeeping, and fault injection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+import json
+import re
+import secrets
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import BodyPartReader, ClientSession, ClientTimeout, web
+from yarl import URL
+
+from .inbox import render_inbox
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+MAX_TITLE = 40
+MAX_FILES = 10
+MAX_PHONES = 100_000
+MAX_REPORT_IDS = 500
+PHONE_RE = re.compile(r"^\+?\d{9,15}$")
+
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"GIF87a", "image/gif", "gif"),
+    (b"GIF89a", "image/gif", "gif"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+)
+
+ERROR_MESSAGES = {
+    1001: ("InvalidUser", "Niepoprawny login lub hasło"),
+    1002: ("NoAccess", "Brak dostępu do API"),
+    1003: ("IpNotAllowed", "Adres IP nie ma dostępu"),
+    1004: ("InvalidId", "Niepoprawne ID"),
+    1006: ("InvalidFormat", "Niepoprawny format danych"),
+    2000: ("MissingParameter", "Brak wymaganych parametrów"),
+    3004: ("MmsLimit", "Brak limitu MMS"),
+    3005: ("MmsPermission", "Brak uprawnień do wysyłki MMS"),
+}
+
+
+def sniff_content_type(content: bytes) -> str | None:
+    """The gateway accepts gif, jpeg, png and plain text; judge by the bytes, never by the name."""
+    for magic, content_type, _ in _MAGIC:
+        if content.startswith(magic):
+            return content_type
+    if content and b"\x00" not in content:
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return "text/plain"
+    return None
+
+
+@dataclass
+class StoredFile:
+    """A file uploaded with files/add."""
+
+    id: str
+    name: str
+    content: bytes
+    content_type: str
+    date: str
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.content)
+
+
+@dataclass
+class SentMms:
+    """One MMS accepted for one recipient."""
+
+    id: str
+    phone: str
+    title: str
+    text: str | None
+    file_ids: list[str]
+    scheduled: str | None
+    request_index: int
+    created: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class RecordedRequest:
+    """Everything one request carried (uploaded bytes in `files`)."""
+
+    index: int
+    endpoint: str
+    auth: str | None
+    fields: dict[str, Any]
+    files: dict[str, bytes]
+    headers: dict[str, str]
+    fault: str | None = None
+    processed: bool = False
+
+
+@dataclass
+class Fault:
+    """Something to go wrong with one request.
+
+    kind: `timeout` (hold the reply, do nothing), `hang_after` (do the work, then hold the reply),
+    `status` (answer HTTP `status`; 429 carries `retry_after`), `reset` (drop the connection),
+    `malformed` (do the work, answer broken JSON), `html` (an HTML error page with `status`),
+    `error` (a gateway error body with `code`, HTTP 200).
+    """
+
+    kind: str
+    status: int = 500
+    code: int = 1000
+    retry_after: float | None = None
+    hold: float = 3600.0
+
+
+class _Reject(Exception):  # noqa: N818 - internal control flow, not an error type
+    def __init__(self, code: int, message: str | None = None, *, status: int = 200) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message or ERROR_MESSAGES.get(code, ("Error", "Błąd"))[1]
+        self.status = status
+
+
+def _error_body(code: int, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "type": ERROR_MESSAGES.get(code, ("Error", ""))[0], "message": message}}
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in {"1", "true", "yes", "on"}
+
+
+class SerwerSmsSimulator:
+    """A SerwerSMS gateway on loopback that behaves like the real one, and records every request."""
+
+    def __init__(
+        self,
+        *,
+        token: str | None = "sim-token",
+        username: str | None = "sim-user",
+        password: str | None = "sim-password",
+        credits: int | None = 1000,
+        mms_allowed: bool = True,
+        api_access: bool = True,
+        ip_allowed: bool = True,
+        bad_token_status: int = 401,
+        latency: float = 0.0,
+        delivery_delay: float = 1.0,
+        allow_url_fetch_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"),
+    ) -> None:
+        """Configure the simulated account; `credits=None` means `no_limit`."""
+        self.token = token
+        self.username = username
+        self.password = password
+        self.credits = credits
+        self.mms_limit_override: str | None = None
+        self.mms_allowed = mms_allowed
+        self.api_access = api_access
+        self.ip_allowed = ip_allowed
+        self.bad_token_status = bad_token_status
+        self.latency = latency
+        self.delivery_delay = delivery_delay
+        self.allow_url_fetch_hosts = allow_url_fetch_hosts
+        self.files: dict[str, StoredFile] = {}
+        self.messages: list[SentMms] = []
+        self.requests: list[RecordedRequest] = []
+        self.undeliverable: set[str] = set()
+        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self._runner: web.AppRunner | None = None
+        self._holds: set[asyncio.Future[None]] = set()
+        self.url = ""
+        self.app = self._make_app()
+
+    # --- control ------------------------------------------------------------------------------
+
+    def fail_next(self, endpoint: str, fault: Fault, times: int = 1) -> None:
+        """Make the next `times` calls of `endpoint` (e.g. `messages/send_mms`, or `*`) go wrong."""
+        self._faults[endpoint].extend([fault] * times)
+
+    def clear_faults(self) -> None:
+        """Forget every pending fault."""
+        self._faults.clear()
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        """Every request recorded for `endpoint`, in arrival order."""
+        return [request for request in self.requests if request.endpoint == endpoint]
+
+    @property
+    def processed_sends(self) -> list[RecordedRequest]:
+        """Send requests the gateway actually carried out (whatever the client then saw)."""
+        return [r for r in self.requests_to("messages/send_mms") if r.processed]
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Start serving; returns the base URL (with a trailing slash)."""
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
+        assert server is not None  # noqa: S101
+        sockets = getattr(server, "sockets", None) or []
+        bound_port = sockets[0].getsockname()[1] if sockets else port
+        self.url = f"http://{host}:{bound_port}/"
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop serving, releasing any held replies."""
+        for hold in list(self._holds):
+            hold.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # --- HTTP plumbing ------------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_get("/", self._inbox)
+        app.router.add_get("/_sim/state", self._state)
+        app.router.add_get("/_sim/files/{file_id}", self._file_bytes)
+        app.router.add_post("/_sim/fault", self._add_fault)
+        app.router.add_post("/{module}/{action}", self._api)
+        return app
+
+    async def _hold(self, seconds: float) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._holds.add(future)
+        try:
+            await asyncio.wait_for(future, seconds)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            self._holds.discard(future)
+
+    async def _read_body(
+        self, request: web.Request
+    ) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
+        fields: dict[str, Any] = {}
+        files: dict[str, bytes] = {}
+        filenames: dict[str, str] = {}
+        if request.content_type == "application/json":
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise _Reject(1006)
+            return body, files, filenames
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
+                    continue
+                if part.filename is not None:
+                    files[part.name] = bytes(await part.read())
+                    filenames[part.name] = part.filename
+                else:
+                    fields[part.name] = await part.text()
+            return fields, files, filenames
+        form = await request.post()
+        for key in form:
+            values = [str(v) for v in form.getall(key)]
+            name = key.removesuffix("[]")
+            fields[name] = values if key.endswith("[]") or len(values) > 1 else values[0]
+        return fields, files, filenames
+
+    def _authenticate(self, request: web.Request, fields: dict[str, Any]) -> str:
+        if not self.ip_allowed:
+            raise _Reject(1003)
+        header = request.headers.get("Authorization", "")
+        if header:
+            if not header.startswith("Bearer ") or self.token is None or header[7:] != self.token:
+                raise _Reject(1001, status=self.bad_token_status)
+            method = "token"
+        elif "username" in fields or "password" in fields:
+            if self.username is None or (fields.get("username"), fields.get("password")) != (
+                self.username,
+                self.password,
+            ):
+                raise _Reject(1001)
+            method = "credentials"
+        else:
+            raise _Reject(1001)
+        if not self.api_access:
+            raise _Reject(1002)
+        return method
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        endpoint = f"{request.match_info['module']}/{request.match_info['action'].removesuffix('.json')}"
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        queue = self._faults.get(endpoint) or self._faults.get("*")
+        fault = queue.popleft() if queue else None
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        try:
+            fields, files, filenames = await self._read_body(request)
+        except (ValueError, _Reject):
+            fields, files, filenames = {}, {}, {}
+        record = RecordedRequest(
+            index=len(self.requests),
+            endpoint=endpoint,
+            auth="token"
+            if "Authorization" in request.headers
+            else ("credentials" if "username" in fields else None),
+            fields=fields,
+            files=files,
+            headers=headers,
+            fault=fault.kind if fault else None,
+        )
+        self.requests.append(record)
+        if fault is not None:
+            early = await self._fault_before(request, fault)
+            if early is not None:
+                return early
+        try:
+            self._authenticate(request, fields)
+            handler = self._handlers().get(endpoint)
+            if handler is None:
+                raise _Reject(1000, "Brak akcji")
+            reply = await handler(fields, files, filenames, record)
+            status = 200
+        except _Reject as err:
+            reply, status = _error_body(err.code, err.message), err.status
+        if fault is not None and fault.kind == "hang_after":
+            await self._hold(fault.hold)
+            return web.json_response(reply, status=status)
+        if fault is not None and fault.kind == "malformed":
+            return web.Response(
+                text=json.dumps(reply)[: max(1, len(json.dumps(reply)) // 2)], content_type="application/json"
+            )
+        return web.json_response(reply, status=status)
+
+    async def _fault_before(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        if fault.kind == "timeout":
+            await self._hold(fault.hold)
+            return web.json_response(_error_body(1000, "timeout"), status=504)
+        if fault.kind == "status":
+            headers = {}
+            if fault.status == 429 and fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            return web.Response(status=fault.status, text=f"HTTP {fault.status}", headers=headers)
+        if fault.kind == "html":
+            page = f"<html><body><h1>{fault.status} Service Unavailable</h1></body></html>"
+            return web.Response(status=fault.status, text=page, content_type="text/html")
+        if fault.kind == "error":
+            return web.json_response(_error_body(fault.code, ERROR_MESSAGES.get(fault.code, ("", "Błąd"))[1]))
+        if fault.kind == "reset":
+            transport = request.transport
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=500)
+        return None
+
+    # --- the API ------------------------------------------------------------------------------
+
+    def _handlers(self) -> dict[str, Any]:
+        return {
+            "account/limits": self._account_limits,
+            "files/add": self._files_add,
+            "files/index": self._files_index,
+            "files/view": self._files_view,
+            "files/delete": self._files_delete,
+            "messages/send_mms": self._send_mms,
+            "messages/reports": self._reports,
+        }
+
+    def _mms_limit_value(self) -> str:
+        if self.mms_limit_override is not None:
+            return self.mms_limit_override
+        if not self.mms_allowed:
+            return "not_available"
+        return "no_limit" if self.credits is None else str(self.credits)
+
+    async def _account_limits(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        return {
+            "items": [
+                {"type": "eco", "chars_limit": "160/1", "value": "no_limit"},
+                {"type": "full", "chars_limit": "160/1", "value": "250"},
+                {"type": "mms", "chars_limit": "40/1", "value": self._mms_limit_value()},
+            ]
+        }
+
+    async def _files_add(
+        self,
+        fields: dict[str, Any],
+        files: dict[str, bytes],
+        filenames: dict[str, str],
+        record: RecordedRequest,
+    ) -> dict[str, Any]:
+        if fields.get("type") != "mms":
+            raise _Reject(2000, "Parametr type musi mieć wartość mms")
+        if "file" in files:
+            if fields.get("url"):
+                raise _Reject(2000, "Podaj url albo file")
+            content = files["file"]
+            name = str(fields.get("name") or filenames.get("file") or "file")
+        elif fields.get("url"):
+            content = await self._fetch(str(fields["url"]))
+            name = str(fields.get("name") or URL(str(fields["url"])).name or "file")
+        else:
+            raise _Reject(2000, "Brak pliku")
+        content_type = sniff_content_type(content)
+        if content_type is None:
+            raise _Reject(1006, "Niedozwolony typ pliku")
+        file_id = secrets.token_hex(5)
+        date = datetime.now(WARSAW).strftime("%Y-%m-%d %H:%M:%S")
+        self.files[file_id] = StoredFile(file_id, name, content, content_type, date)
+        record.processed = True
+        return {"success": True, "id": file_id}
+
+    async def _fetch(self, url: str) -> bytes:
+        if URL(url).host not in self.allow_url_fetch_hosts:
+            raise _Reject(2000, "Nie można pobrać pliku z podanego adresu")
+        async with ClientSession(timeout=ClientTimeout(total=10)) as session, session.get(url) as response:
+            if response.status != 200:
+                raise _Reject(2000, "Nie można pobrać pliku z podanego adresu")
+            return await response.read()
+
+    def _file_item(self, stored: StoredFile) -> dict[str, Any]:
+        return {"id": stored.id, "name": stored.name, "size": stored.size, "type": "mms", "date": stored.date}
+
+    async def _files_index(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        if fields.get("type", "mms") != "mms":
+            return {"items": []}
+        return {"items": [self._file_item(stored) for stored in self.files.values()]}
+
+    async def _files_view(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        stored = self.files.get(str(fields.get("id")))
+        if stored is None:
+            raise _Reject(1004)
+        return self._file_item(stored)
+
+    async def _files_delete(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        if self.files.pop(str(fields.get("id")), None) is None:
+            raise _Reject(1004)
+        return {"success": True}
+
+    async def _send_mms(
+        self,
+        fields: dict[str, Any],
+        files: dict[str, bytes],
+        filenames: dict[str, str],
+        record: RecordedRequest,
+    ) -> dict[str, Any]:
+        title = fields.get("title")
+        if not isinstance(title, str) or not title:
+            raise _Reject(2000, "Brak tytułu")
+        if len(title) > MAX_TITLE:
+            raise _Reject(2000, f"Tytuł może mieć maksymalnie {MAX_TITLE} znaków")
+        file_ids = _as_list(fields.get("file_id"))
+        text = fields.get("text") or None
+        if not file_ids and not text:
+            raise _Reject(3101, "Pusta wiadomość")
+        if len(file_ids) > MAX_FILES:
+            raise _Reject(2000, f"Maksymalnie {MAX_FILES} plików")
+        for file_id in file_ids:
+            if file_id not in self.files:
+                raise _Reject(1004, "Niepoprawne ID pliku")
+        phones = _as_list(fields.get("phone"))
+        if not phones or len(phones) > MAX_PHONES:
+            raise _Reject(2000, "Nieprawidłowa liczba odbiorców")
+        scheduled = None
+        if fields.get("date"):
+            try:
+                parsed = datetime.fromisoformat(str(fields["date"]))
+            except ValueError as err:
+                raise _Reject(1006, "Niepoprawny format daty") from err
+            scheduled = parsed.strftime("%Y-%m-%d %H:%M:%S")
+        if not self.mms_allowed:
+            raise _Reject(3005)
+        test = _truthy(fields.get("test"))
+        valid = [phone for phone in phones if PHONE_RE.match(phone.replace(" ", ""))]
+        if not test and self.credits is not None:
+            if self.credits < len(valid):
+                raise _Reject(3004)
+            self.credits -= len(valid)
+        queued_at = datetime.now(WARSAW).strftime("%Y-%m-%d %H:%M:%S")
+        items: list[dict[str, Any]] = []
+        for phone in phones:
+            message_id = secrets.token_hex(5)
+            item: dict[str, Any] = {
+                "id": message_id,
+                "phone": phone,
+                "queued": queued_at,
+                "parts": 1,
+                "text": title,
+            }
+            if phone in valid:
+                item["status"] = "queued"
+                if not test:
+                    self.messages.append(
+                        SentMms(message_id, phone, title, text, file_ids, scheduled, record.index)
+                    )
+            else:
+                item.update(status="unsent", error_code=3103, error_message="Błędny numer odbiorcy")
+            items.append(item)
+        record.processed = True
+        queued = sum(1 for item in items if item["status"] == "queued")
+        reply: dict[str, Any] = {"success": True, "queued": queued, "unsent": len(items) - queued}
+        if _truthy(fields.get("details")):
+            reply["items"] = items
+        return reply
+
+    async def _reports(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        ids = _as_list(fields.get("id"))
+        if len(ids) > MAX_REPORT_IDS:
+            raise _Reject(2000, f"Maksymalnie {MAX_REPORT_IDS} identyfikatorów")
+        by_id = {message.id: message for message in self.messages}
+        items = []
+        now = time.monotonic()
+        for message_id in ids:
+            message = by_id.get(message_id)
+            if message is None:
+                continue
+            item: dict[str, Any] = {"id": message.id, "phone": message.phone, "type": "mms"}
+            if now - message.created < self.delivery_delay:
+                item["status"] = "in_progress"
+            elif message.phone in self.undeliverable:
+                item.update(status="undelivered", reason="wrong_number")
+            else:
+                item["status"] = "delivered"
+            items.append(item)
+        return {"items": items}
+
+    # --- for people and scripts ---------------------------------------------------------------
+
+    async def _inbox(self, _request: web.Request) -> web.Response:
+        return web.Response(text=render_inbox(self), content_type="text/html")
+
+    async def _state(self, _request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "credits": self.credits,
+                "files": [
+                    self._file_item(stored) | {"content_type": stored.content_type}
+                    for stored in self.files.values()
+                ],
+                "messages": [
+                    {
+                        "id": m.id,
+                        "phone": m.phone,
+                        "title": m.title,
+                        "text": m.text,
+                        "file_ids": m.file_ids,
+                        "scheduled": m.scheduled,
+                        "request_index": m.request_index,
+                    }
+                    for m in self.messages
+                ],
+                "requests": [
+                    {"endpoint": r.endpoint, "auth": r.auth, "fault": r.fault} for r in self.requests
+                ],
+            }
+        )
+
+    async def _file_bytes(self, request: web.Request) -> web.Response:
+        stored = self.files.get(request.match_info["file_id"])
+        if stored is None:
+            raise web.HTTPNotFound
+        return web.Response(body=stored.content, content_type=stored.content_type)
+
+    async def _add_fault(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        fault = Fault(
+            kind=str(body["kind"]),
+            status=int(body.get("status", 500)),
+            code=int(body.get("code", 1000)),
+            retry_after=body.get("retry_after"),
+            hold=float(body.get("hold", 3600.0)),
+        )
+        self.fail_next(str(body.get("endpoint", "*")), fault, int(body.get("times", 1)))
+        return web.json_response({"ok": True})
