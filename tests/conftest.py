@@ -1,0 +1,67 @@
+"""Shared fixtures: a real SerwerSMS simulator on loopback, and real images made with Pillow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+import io
+
+import aiohttp
+from PIL import Image
+import pytest
+import pytest_socket
+
+# phcc quirk: the integration must be importable before the hass fixture resolves it.
+import custom_components.serwersms  # noqa: F401
+from serwersms_simulator import SerwerSmsSimulator
+
+TOKEN = "tok-3f9a1c7e55d2b8a0"
+USERNAME = "apiuser-4471"
+PASSWORD = "Secr3t-pa55word"
+
+
+@pytest.fixture
+def loopback_sockets() -> Iterator[None]:
+    """Allow real sockets, but only to loopback: the simulator is a real server, nothing leaves the host."""
+    pytest_socket.enable_socket()
+    pytest_socket.socket_allow_hosts(["127.0.0.1", "::1"], allow_unix_socket=True)
+    yield
+    pytest_socket.disable_socket(allow_unix_socket=True)
+
+
+@pytest.fixture
+async def simulator(loopback_sockets: None) -> AsyncIterator[SerwerSmsSimulator]:
+    """A running simulator that accepts TOKEN and USERNAME/PASSWORD."""
+    sim = SerwerSmsSimulator(token=TOKEN, username=USERNAME, password=PASSWORD, credits=1000)
+    await sim.start()
+    yield sim
+    await sim.stop()
+
+
+@pytest.fixture
+async def http_session(loopback_sockets: None) -> AsyncIterator[aiohttp.ClientSession]:
+    """A plain aiohttp session for client tests (Home Assistant's own is used in integration tests)."""
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+def make_jpeg(width: int = 640, height: int = 480, *, quality: int = 90, exif: bool = False) -> bytes:
+    """A real JPEG with some detail (a gradient), optionally carrying EXIF with GPS."""
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    out = io.BytesIO()
+    if exif:
+        data = Image.Exif()
+        data[0x010F] = "TestCam"
+        data[0x0112] = 1
+        gps = {1: "N", 2: (52.0, 13.0, 0.0), 3: "E", 4: (21.0, 0.0, 0.0)}
+        data[0x8825] = gps
+        image.save(out, "JPEG", quality=quality, exif=data)
+    else:
+        image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def make_png(width: int = 64, height: int = 48) -> bytes:
+    """A small real PNG."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
