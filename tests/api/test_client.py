@@ -218,9 +218,9 @@ async def test_send_refuses_naive_dates_and_bad_arguments(simulator, http_sessio
 async def test_gateway_refusals_of_a_send(simulator, http_session) -> None:
     client = token_client(http_session, simulator)
     simulator.credits = 1
-    with pytest.raises(SerwerSmsCreditsExhaustedError) as credits:
+    with pytest.raises(SerwerSmsCreditsExhaustedError) as exhausted:
         await client.send_mms(["+48500600700", "+48500600701"], title="t", text="x")
-    assert credits.value.code == 3004
+    assert exhausted.value.code == 3004
     simulator.mms_allowed = False
     with pytest.raises(SerwerSmsMmsNotPermittedError):
         await client.send_mms(["+48500600700"], title="t", text="x")
