@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 import io
 
 import aiohttp
+from homeassistant.core import HomeAssistant
 from PIL import Image
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest_socket
 
 # phcc quirk: the integration must be importable before the hass fixture resolves it.
@@ -65,3 +67,52 @@ def make_png(width: int = 64, height: int = 48) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/serwersms in every test."""
+
+
+def entry_data(sim: SerwerSmsSimulator, method: str = "token") -> dict[str, str]:
+    """Config entry data for an account on the simulator."""
+    if method == "token":
+        return {"auth_method": "token", "api_token": TOKEN, "api_url": sim.url}
+    return {"auth_method": "credentials", "username": USERNAME, "password": PASSWORD, "api_url": sim.url}
+
+
+@pytest.fixture
+def recipients() -> list[tuple[str, list[str]]]:
+    """The recipients of the default test account."""
+    return [("Mom", ["+48500600700"]), ("Family", ["+48500600701", "+48500600702"])]
+
+
+@pytest.fixture
+def config_entry(simulator: SerwerSmsSimulator, recipients: list[tuple[str, list[str]]]) -> MockConfigEntry:
+    """An account on the simulator with recipient subentries (not yet added to hass)."""
+    from homeassistant.config_entries import ConfigSubentryData  # noqa: PLC0415
+
+    return MockConfigEntry(
+        domain="serwersms",
+        title="SerwerSMS",
+        unique_id="test-account",
+        data=entry_data(simulator),
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type="recipient",
+                title=name,
+                data={"name": name, "phone": phones},
+                unique_id=None,
+            )
+            for name, phones in recipients
+        ],
+    )
+
+
+@pytest.fixture
+async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> MockConfigEntry:
+    """The account, set up."""
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry

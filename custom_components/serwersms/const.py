@@ -1,0 +1,45 @@
+"""Constants shared across the SerwerSMS integration."""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "serwersms"
+
+CONF_AUTH_METHOD: Final = "auth_method"
+CONF_API_TOKEN: Final = "api_token"  # noqa: S105 - a field name, not a secret
+CONF_API_URL: Final = "api_url"
+CONF_ADVANCED: Final = "advanced"
+AUTH_TOKEN: Final = "token"  # noqa: S105 - a field name, not a secret
+AUTH_CREDENTIALS: Final = "credentials"
+
+CONF_DEFAULT_TITLE: Final = "default_title"
+CONF_MAX_IMAGE_KB: Final = "max_image_kb"
+DEFAULT_TITLE: Final = "Home Assistant"
+DEFAULT_MAX_IMAGE_KB: Final = 300
+MIN_IMAGE_KB: Final = 30
+MAX_IMAGE_KB: Final = 2000
+
+SUBENTRY_RECIPIENT: Final = "recipient"
+CONF_PHONE: Final = "phone"
+
+MAX_TITLE_LENGTH: Final = 40
+MAX_ATTACHMENTS: Final = 10
+MAX_RECIPIENTS: Final = 100_000
+
+EVENT_MMS_SENT: Final = "serwersms_mms_sent"
+
+ATTR_CAMERA: Final = "camera"
+ATTR_MEDIA: Final = "media"
+ATTR_FILE: Final = "file"
+ATTR_URL: Final = "url"
+ATTR_VERIFY_SSL: Final = "verify_ssl"
+ATTR_FILE_ID: Final = "file_id"
+ATTR_DATE: Final = "date"
+ATTR_TEST: Final = "test"
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+
+ISSUE_CREDITS_EXHAUSTED: Final = "credits_exhausted"
+ISSUE_MMS_NOT_PERMITTED: Final = "mms_not_permitted"
+ATTR_MESSAGE_KEY: Final = "message"
+ATTR_TITLE_KEY: Final = "title"

@@ -1,0 +1,69 @@
+"""Runtime data of an account and the hourly MMS-credits coordinator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+import logging
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsError
+from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
+from .mms.sender import MmsSender
+from .mms.uploads import FileIdCache
+from .repairs import clear_issue
+
+_LOGGER = logging.getLogger(__name__)
+
+# The API documentation asks not to poll account/limits more often than about hourly.
+UPDATE_INTERVAL = timedelta(hours=1)
+
+type SerwerSmsConfigEntry = ConfigEntry[SerwerSmsRuntimeData]
+
+
+@dataclass(slots=True)
+class SerwerSmsRuntimeData:
+    """What a loaded account holds."""
+
+    client: SerwerSmsClient
+    coordinator: CreditsCoordinator
+    files: FileIdCache
+    sender: MmsSender
+
+
+class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
+    """Polls the account's MMS limit; None when the gateway lists no MMS limit at all."""
+
+    config_entry: SerwerSmsConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: SerwerSmsConfigEntry, client: SerwerSmsClient) -> None:
+        """Poll hourly."""
+        super().__init__(hass, _LOGGER, config_entry=entry, name=DOMAIN, update_interval=UPDATE_INTERVAL)
+        self._client = client
+
+    async def _async_update_data(self) -> Limit | None:
+        try:
+            limit = await self._client.mms_limit()
+        except SerwerSmsAuthError as err:
+            raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed") from err
+        except SerwerSmsError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"message": err.gateway_message},
+            ) from err
+        if limit is not None and (limit.unlimited or (limit.value or 0) > 0):
+            clear_issue(self.hass, self.config_entry, ISSUE_CREDITS_EXHAUSTED)
+        if limit is not None and limit.raw_value != "not_available":
+            clear_issue(self.hass, self.config_entry, ISSUE_MMS_NOT_PERMITTED)
+        return limit
+
+    def note_sent(self, queued: int) -> None:
+        """Count MMS just sent against the credits, without asking the gateway again."""
+        if self.data is not None and self.data.value is not None:
+            remaining = max(0, self.data.value - queued)
+            self.async_set_updated_data(replace(self.data, value=remaining, raw_value=str(remaining)))

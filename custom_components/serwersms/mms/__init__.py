@@ -1,0 +1,1 @@
+"""The send pipeline: recipients, attachments, image fitting, uploads and the sender."""

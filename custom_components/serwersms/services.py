@@ -1,0 +1,118 @@
+"""The integration's actions: send_mms (entity action), upload_file and list_files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.helpers import config_validation as cv, service
+import probatio as vol
+
+from .api import SerwerSmsError
+from .const import (
+    ATTR_CAMERA,
+    ATTR_CONFIG_ENTRY_ID,
+    ATTR_FILE,
+    ATTR_MEDIA,
+    ATTR_MESSAGE_KEY,
+    ATTR_TITLE_KEY,
+    ATTR_URL,
+    ATTR_VERIFY_SSL,
+    DOMAIN,
+)
+from .coordinator import SerwerSmsConfigEntry
+from .errors import gateway_error
+from .mms.attachments import AttachmentSources, media_content_id
+from .mms.sender import invalid
+from .schemas import ATTACHMENT_FIELDS
+
+SERVICE_SEND_MMS = "send_mms"
+SERVICE_UPLOAD_FILE = "upload_file"
+SERVICE_LIST_FILES = "list_files"
+
+SEND_MMS_SCHEMA = cv.make_entity_service_schema(
+    {
+        vol.Optional(ATTR_MESSAGE_KEY): cv.string,
+        vol.Optional(ATTR_TITLE_KEY): cv.string,
+        **ATTACHMENT_FIELDS,
+    }
+)
+UPLOAD_FILE_SCHEMA = vol.Schema(
+    {
+        vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_CAMERA): cv.string,
+        vol.Optional(ATTR_MEDIA): vol.Any(cv.string, dict),
+        vol.Optional(ATTR_FILE): cv.string,
+        vol.Optional(ATTR_URL): cv.string,
+        vol.Optional(ATTR_VERIFY_SSL, default=True): cv.boolean,
+    }
+)
+LIST_FILES_SCHEMA = vol.Schema({vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string})
+
+
+def _entry(call: ServiceCall) -> SerwerSmsConfigEntry:
+    entry: SerwerSmsConfigEntry = service.async_get_config_entry(
+        call.hass, DOMAIN, call.data.get(ATTR_CONFIG_ENTRY_ID)
+    )
+    return entry
+
+
+async def _upload_file(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    given = [key for key in (ATTR_CAMERA, ATTR_MEDIA, ATTR_FILE, ATTR_URL) if call.data.get(key)]
+    if len(given) != 1:
+        raise invalid("exactly_one_source")
+    value = call.data[given[0]]
+    sources = AttachmentSources(verify_ssl=call.data[ATTR_VERIFY_SSL])
+    match given[0]:
+        case "camera":
+            sources.cameras.append(value)
+        case "media":
+            sources.media.append(media_content_id(value))
+        case "file":
+            sources.files.append(value)
+        case _:
+            sources.urls.append(value)
+    uploaded = await entry.runtime_data.sender.async_prepare(sources)
+    return uploaded[0].as_dict()
+
+
+async def _list_files(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    try:
+        files = await entry.runtime_data.client.list_files()
+    except SerwerSmsError as err:
+        raise gateway_error(call.hass, entry, err) from err
+    listed: list[Any] = [
+        {"id": f.id, "name": f.name, "size": f.size, "type": f.type, "date": f.date} for f in files
+    ]
+    return {"files": listed}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions once, whatever the number of accounts."""
+    service.async_register_platform_entity_service(
+        hass,
+        DOMAIN,
+        SERVICE_SEND_MMS,
+        entity_domain=NOTIFY_DOMAIN,
+        schema=SEND_MMS_SCHEMA,
+        func="async_send_mms",
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_UPLOAD_FILE,
+        _upload_file,
+        schema=UPLOAD_FILE_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_LIST_FILES,
+        _list_files,
+        schema=LIST_FILES_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
