@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator, Iterator
 import io
 
 import aiohttp
+from homeassistant.components.camera import Camera
 from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 from PIL import Image
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, setup_test_component_platform
 import pytest_socket
 
 # phcc quirk: the integration must be importable before the hass fixture resolves it.
@@ -116,3 +118,30 @@ async def loaded_entry(hass: HomeAssistant, config_entry: MockConfigEntry) -> Mo
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+class SnapshotCamera(Camera):
+    """A camera whose snapshot is whatever bytes the test puts in `image`."""
+
+    _attr_has_entity_name = False
+
+    def __init__(self, name: str, image: bytes) -> None:
+        super().__init__()
+        self._attr_name = name
+        self._attr_unique_id = name
+        self.image = image
+        self.snapshots = 0
+
+    async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
+        self.snapshots += 1
+        return self.image
+
+
+@pytest.fixture
+async def front_door(hass: HomeAssistant) -> SnapshotCamera:
+    """camera.front_door, serving a 640x480 JPEG."""
+    camera = SnapshotCamera("Front door", make_jpeg(640, 480))
+    setup_test_component_platform(hass, "camera", [camera])
+    assert await async_setup_component(hass, "camera", {"camera": {"platform": "test"}})
+    await hass.async_block_till_done()
+    return camera

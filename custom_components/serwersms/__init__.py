@@ -51,6 +51,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    entry.async_on_unload(files.async_save)
     return True
 
 

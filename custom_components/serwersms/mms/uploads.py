@@ -67,6 +67,10 @@ class FileIdCache:
         """Delete an account's persisted ids (the entry is being removed)."""
         await Store[dict[str, _StoredFile]](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
 
+    async def async_save(self) -> None:
+        """Write the ids now (on unload), rather than after the save delay."""
+        await self._store.async_save(self._by_hash)
+
     def __len__(self) -> int:
         """How many ids are remembered."""
         return len(self._by_hash)
