@@ -189,6 +189,7 @@ async def test_reauth_with_a_new_token(hass: HomeAssistant, simulator: SerwerSms
     assert entry.data["api_token"] == "new-token-123"
     assert entry.data["auth_method"] == "token"
     assert entry.unique_id == account_unique_id(entry.data)
+    await hass.async_block_till_done()
 
 
 async def test_reauth_of_an_api_user_asks_only_the_password(
@@ -205,6 +206,7 @@ async def test_reauth_of_an_api_user_asks_only_the_password(
     assert entry.data["password"] == "changed-pw"
     assert entry.data["username"] == USERNAME
     assert entry.unique_id == account_unique_id(data)
+    await hass.async_block_till_done()
 
 
 async def test_reauth_cannot_take_over_another_account(
@@ -243,6 +245,7 @@ async def test_reconfigure_keeps_the_secret_when_left_empty(
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == entry_data(simulator)
     assert entry.unique_id == account_unique_id(entry.data)
+    await hass.async_block_till_done()
 
 
 async def test_reconfigure_an_api_user(hass: HomeAssistant, simulator: SerwerSmsSimulator) -> None:
@@ -261,6 +264,7 @@ async def test_reconfigure_an_api_user(hass: HomeAssistant, simulator: SerwerSms
     assert result["reason"] == "reconfigure_successful"
     assert entry.data["username"] == "renamed"
     assert entry.data["password"] == PASSWORD
+    await hass.async_block_till_done()
 
 
 async def test_reconfigure_cannot_collide_with_another_account(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
+from tests.conftest import SnapshotCamera
 
 
 async def test_entry_loads_and_unloads(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
@@ -56,3 +61,60 @@ async def test_network_trouble_retries_setup(
     config_entry.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_file_ids_survive_a_restart_and_go_with_the_account(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    call = {"entity_id": "notify.serwersms_mom", "camera": "camera.front_door"}
+    await hass.services.async_call("serwersms", "send_mms", call, blocking=True)
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    key = f"serwersms.{loaded_entry.entry_id}.files"
+    assert len(hass_storage[key]["data"]) == 1
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await hass.services.async_call("serwersms", "send_mms", call, blocking=True)
+    assert len(simulator.requests_to("files/add")) == 1
+    assert len(simulator.requests_to("messages/send_mms")) == 2
+    simulator.credits = 0
+    with pytest.raises(HomeAssistantError):
+        await hass.services.async_call("serwersms", "send_mms", call, blocking=True)
+    assert ir.async_get(hass).async_get_issue("serwersms", f"credits_exhausted_{loaded_entry.entry_id}")
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+    assert not ir.async_get(hass).async_get_issue("serwersms", f"credits_exhausted_{loaded_entry.entry_id}")
+
+
+async def test_second_account_gets_its_own_legacy_service(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    second = MockConfigEntry(domain="serwersms", data=dict(loaded_entry.data), unique_id="second")
+    second.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service("notify", "serwersms_2")
+    await hass.config_entries.async_unload(second.entry_id)
+    assert not hass.services.has_service("notify", "serwersms_2")
+    assert hass.services.has_service("notify", "serwersms")
+
+
+async def test_credits_sensor_without_a_number(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
+) -> None:
+    simulator.mms_limit_override = "no_limit"
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.serwersms_mms_credits")
+    assert state is not None
+    assert state.state == "unknown"
+    assert state.attributes["limit"] == "no_limit"
+    simulator.fail_next("account/limits", Fault("error", code=1001))
+    await config_entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [f["context"]["source"] for f in hass.config_entries.flow.async_progress()] == ["reauth"]

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME
+from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_API_TOKEN, CONF_PHONE
 from .coordinator import SerwerSmsConfigEntry
 
-TO_REDACT = {CONF_API_TOKEN, CONF_PASSWORD, CONF_USERNAME, CONF_PHONE, "title", "unique_id"}
+TO_REDACT = {CONF_API_TOKEN, CONF_PASSWORD, CONF_USERNAME, CONF_PHONE, CONF_NAME, "title", "unique_id"}
 
 
 async def async_get_config_entry_diagnostics(

@@ -136,18 +136,22 @@ def _read(path: str) -> bytes:
         return handle.read(MAX_SOURCE_BYTES + 1)
 
 
-async def _file(hass: HomeAssistant, path: str) -> Attachment:
-    real = await hass.async_add_executor_job(_check_file, hass, path)
+async def _file(hass: HomeAssistant, path: str, *, trusted: bool = False) -> Attachment:
+    """Read a local file; `trusted` paths come from a media source, which did its own checks."""
+    real = path if trusted else await hass.async_add_executor_job(_check_file, hass, path)
     try:
         content = await hass.async_add_executor_job(_read, real)
     except OSError as err:
         raise _invalid("file_not_found", path=path) from err
+    if len(content) > MAX_SOURCE_BYTES:
+        raise _invalid("attachment_too_large", source=path)
     return Attachment(content, Path(path).name, None)
 
 
 async def _media(hass: HomeAssistant, media_id: str) -> Attachment:
     if media_id.startswith(("media-source://camera/", "media-source://image/")):
-        entity_id = media_id.removeprefix("media-source://").replace("/", ".", 1)
+        # The camera and image media sources name the entity by its full id.
+        entity_id = media_id.removeprefix("media-source://").split("/", 1)[1]
         _check_entity(hass, entity_id)
         return await _entity_image(hass, entity_id)
     try:
@@ -156,7 +160,7 @@ async def _media(hass: HomeAssistant, media_id: str) -> Attachment:
         raise _invalid("media_not_found", media_id=media_id) from err
     if resolved.path is None:
         raise _invalid("media_not_supported", media_id=media_id)
-    return await _file(hass, str(resolved.path))
+    return await _file(hass, str(resolved.path), trusted=True)
 
 
 async def _url(hass: HomeAssistant, url: str, verify_ssl: bool) -> Attachment:
