@@ -1,0 +1,207 @@
+"""Prepare a running demo Home Assistant through its HTTP APIs, the way the frontend does.
+
+Logs in as the demo user, adds the SerwerSMS account (API token method, pointed at the simulator)
+and two recipients through the normal config and subentry flows if they are not there yet, and
+keeps a long-lived access token for command-line use. Prints the token file's path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+import sys
+
+import aiohttp
+
+CLIENT_ID = "http://127.0.0.1:8123/"
+RECIPIENTS = [("Mom", "500 600 700"), ("Family", "500 600 701, 500 600 702")]
+
+
+async def wait_until_up(session: aiohttp.ClientSession, base: str, timeout: float) -> None:
+    """Wait for Home Assistant's HTTP API to answer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            async with session.get(f"{base}/api/") as response:
+                if response.status in (200, 401):
+                    return
+        except aiohttp.ClientError:
+            pass
+        if loop.time() > deadline:
+            sys.exit(f"Home Assistant did not come up at {base} within {timeout:.0f} s")
+        await asyncio.sleep(1)
+
+
+async def login(session: aiohttp.ClientSession, base: str, username: str, password: str) -> str:
+    """The frontend's login flow: username/password → authorization code → access token."""
+    async with session.post(
+        f"{base}/auth/login_flow",
+        json={"client_id": CLIENT_ID, "handler": ["homeassistant", None], "redirect_uri": CLIENT_ID},
+    ) as response:
+        flow = await response.json()
+    async with session.post(
+        f"{base}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": CLIENT_ID, "username": username, "password": password},
+    ) as response:
+        result = await response.json()
+    if result.get("type") != "create_entry":
+        sys.exit(f"login as {username} failed: {result.get('errors')}")
+    async with session.post(
+        f"{base}/auth/token",
+        data={"grant_type": "authorization_code", "code": result["result"], "client_id": CLIENT_ID},
+    ) as response:
+        token = await response.json()
+    return str(token["access_token"])
+
+
+async def flow_step(session: aiohttp.ClientSession, url: str, body: dict[str, object]) -> dict[str, object]:
+    """POST one flow step and return the result."""
+    async with session.post(url, json=body) as response:
+        result: dict[str, object] = await response.json()
+        if response.status >= 400:
+            sys.exit(f"{url}: HTTP {response.status}: {result}")
+        return result
+
+
+async def ensure_account(session: aiohttp.ClientSession, base: str, api_token: str, api_url: str) -> str:
+    """The SerwerSMS config entry id, creating the entry through the config flow when missing."""
+    async with session.get(
+        f"{base}/api/config/config_entries/entry", params={"domain": "serwersms"}
+    ) as response:
+        entries = await response.json()
+    if entries:
+        return str(entries[0]["entry_id"])
+    flows = f"{base}/api/config/config_entries/flow"
+    menu = await flow_step(session, flows, {"handler": "serwersms", "show_advanced_options": False})
+    form = await flow_step(session, f"{flows}/{menu['flow_id']}", {"next_step_id": "token"})
+    created = await flow_step(
+        session, f"{flows}/{form['flow_id']}", {"api_token": api_token, "advanced": {"api_url": api_url}}
+    )
+    if created.get("type") != "create_entry":
+        sys.exit(f"adding the account failed: {created}")
+    entry = created["result"]
+    assert isinstance(entry, dict)
+    entry_id = str(entry["entry_id"])
+    subflows = f"{base}/api/config/config_entries/subentries/flow"
+    for name, phones in RECIPIENTS:
+        form = await flow_step(session, subflows, {"handler": [entry_id, "recipient"]})
+        done = await flow_step(session, f"{subflows}/{form['flow_id']}", {"name": name, "phone": phones})
+        if done.get("type") != "create_entry":
+            sys.exit(f"adding recipient {name} failed: {done}")
+    return entry_id
+
+
+async def long_lived_token(session: aiohttp.ClientSession, base: str, access_token: str) -> str:
+    """A long-lived access token, made over the websocket API as the profile page does."""
+    async with session.ws_connect(f"{base.replace('http', 'ws', 1)}/api/websocket") as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "auth", "access_token": access_token})
+        await ws.receive_json()
+        await ws.send_json(
+            {
+                "id": 1,
+                "type": "auth/long_lived_access_token",
+                "client_name": "scripts/develop",
+                "lifespan": 3650,
+            }
+        )
+        reply = await ws.receive_json()
+    return str(reply["result"])
+
+
+async def token_works(session: aiohttp.ClientSession, base: str, token: str) -> bool:
+    """Whether a stored token is still accepted."""
+    async with session.get(f"{base}/api/", headers={"Authorization": f"Bearer {token}"}) as response:
+        return response.status == 200
+
+
+async def wait_until_ready(session: aiohttp.ClientSession, base: str, entity_id: str, timeout: float) -> None:
+    """Wait until Home Assistant has started (automations arm then) and `entity_id` has a state."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        async with session.get(f"{base}/api/config") as response:
+            running = response.status == 200 and (await response.json()).get("state") == "RUNNING"
+        async with session.get(f"{base}/api/states/{entity_id}") as response:
+            if running and response.status == 200:
+                return
+        await asyncio.sleep(0.5)
+    sys.exit(f"Home Assistant did not finish starting with {entity_id} within {timeout:.0f} s")
+
+
+async def press_and_report(session: aiohttp.ClientSession, base: str, simulator: str, timeout: float) -> None:
+    """Press the demo button, wait for the simulator to receive the MMS, print what arrived."""
+    from io import BytesIO  # noqa: PLC0415
+
+    from PIL import Image  # noqa: PLC0415
+
+    async with session.get(f"{simulator}_sim/state") as response:
+        before = len((await response.json())["messages"])
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await flow_step(
+        session, f"{base}/api/services/input_button/press", {"entity_id": "input_button.send_snapshot"}
+    )
+    while True:
+        async with session.get(f"{simulator}_sim/state") as response:
+            state = await response.json()
+        if len(state["messages"]) > before:
+            await asyncio.sleep(0.3)  # let every recipient of the batch land
+            async with session.get(f"{simulator}_sim/state") as response:
+                state = await response.json()
+            break
+        if loop.time() - started > timeout:
+            sys.exit(f"no MMS reached the simulator within {timeout:.0f} s")
+        await asyncio.sleep(0.2)
+    arrived = state["messages"][before:]
+    files = {item["id"]: item for item in state["files"]}
+    print(f"MMS received by the simulator {loop.time() - started:.2f} s after the button press:")
+    print(f"  title:      {arrived[0]['title']}")
+    print(f"  text:       {arrived[0]['text']}")
+    print(
+        f"  recipients: {', '.join(m['phone'] for m in arrived)} (message ids {', '.join(m['id'] for m in arrived)})"
+    )
+    for file_id in arrived[0]["file_ids"]:
+        async with session.get(f"{simulator}_sim/files/{file_id}") as response:
+            content = await response.read()
+        image = Image.open(BytesIO(content))
+        info = files[file_id]
+        print(
+            f"  file {file_id}: {info['name']}, {info['content_type']}, {len(content)} bytes, "
+            f"{image.width}x{image.height}, EXIF {'present' if image.getexif() else 'none'}"
+        )
+    print(f"  credits left on the simulated account: {state['credits']}")
+
+
+async def main() -> None:
+    """Bootstrap and report."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default="http://127.0.0.1:8123")
+    parser.add_argument("--user", default="dev")
+    parser.add_argument("--password", default="dev")
+    parser.add_argument("--api-token", required=True)
+    parser.add_argument("--api-url", required=True)
+    parser.add_argument("--token-file", required=True, type=Path)
+    parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--simulator", default="http://127.0.0.1:8124/")
+    parser.add_argument("--press", action="store_true", help="press the demo button and report the MMS")
+    args = parser.parse_args()
+    async with aiohttp.ClientSession() as session:
+        await wait_until_up(session, args.base, args.timeout)
+        access = await login(session, args.base, args.user, args.password)
+        session.headers["Authorization"] = f"Bearer {access}"
+        entry_id = await ensure_account(session, args.base, args.api_token, args.api_url)
+        stored = args.token_file.read_text().strip() if args.token_file.exists() else ""
+        if not stored or not await token_works(session, args.base, stored):
+            args.token_file.write_text(await long_lived_token(session, args.base, access) + "\n")
+            args.token_file.chmod(0o600)
+        await wait_until_ready(session, args.base, "notify.serwersms_family", args.timeout)
+        print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
+        if args.press:
+            await press_and_report(session, args.base, args.simulator, 60)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
