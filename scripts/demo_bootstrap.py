@@ -160,9 +160,8 @@ async def press_and_report(session: aiohttp.ClientSession, base: str, simulator:
     print(f"MMS received by the simulator {loop.time() - started:.2f} s after the button press:")
     print(f"  title:      {arrived[0]['title']}")
     print(f"  text:       {arrived[0]['text']}")
-    print(
-        f"  recipients: {', '.join(m['phone'] for m in arrived)} (message ids {', '.join(m['id'] for m in arrived)})"
-    )
+    phones, ids = ", ".join(m["phone"] for m in arrived), ", ".join(m["id"] for m in arrived)
+    print(f"  recipients: {phones} (message ids {ids})")
     for file_id in arrived[0]["file_ids"]:
         async with session.get(f"{simulator}_sim/files/{file_id}") as response:
             content = await response.read()
