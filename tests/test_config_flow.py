@@ -83,7 +83,7 @@ async def test_the_default_gateway_is_the_real_one(hass: HomeAssistant, no_entry
         (lambda sim: setattr(sim, "token", "other"), "invalid_auth"),
         (lambda sim: setattr(sim, "api_access", False), "api_access_denied"),
         (lambda sim: setattr(sim, "ip_allowed", False), "ip_not_allowed"),
-        (lambda sim: sim.fail_next("account/limits", Fault("malformed")), "cannot_connect"),
+        (lambda sim: sim.fail_next("account/limits", Fault("malformed"), times=3), "cannot_connect"),
         (lambda sim: sim.fail_next("account/limits", Fault("error", code=1007)), "unknown"),
     ],
 )

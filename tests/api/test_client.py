@@ -384,9 +384,10 @@ async def test_persistent_timeouts_raise_a_timeout_error(simulator, http_session
 
 
 async def test_malformed_reply_to_a_listing_is_a_response_error(simulator, http_session) -> None:
-    simulator.fail_next("files/index", Fault("malformed"))
+    simulator.fail_next("files/index", Fault("malformed"), times=3)
     with pytest.raises(SerwerSmsResponseError):
         await token_client(http_session, simulator).list_files()
+    assert len(simulator.requests_to("files/index")) == 3
 
 
 async def test_unexpected_error_code_keeps_code_and_message(simulator, http_session) -> None:

@@ -260,7 +260,8 @@ class SerwerSmsClient:
                         f"no clear answer to the send request ({err.gateway_message}); "
                         "the MMS may have been sent"
                     ) from err
-                if isinstance(err, SerwerSmsResponseError) or attempt >= self._max_attempts:
+                # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
+                if attempt >= self._max_attempts:
                     raise
                 await asyncio.sleep(self._delay(attempt))
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+import hashlib
 import logging
 from typing import Any
 
@@ -41,6 +43,7 @@ _LOGGER = logging.getLogger(__name__)
 # The gateway turns `text` into a text attachment; keep room for it inside the MMS budget.
 _TEXT_OVERHEAD = 512
 _MIN_IMAGE_BUDGET = 8 * 1024
+_FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
 
 
 @dataclass(slots=True)
@@ -80,6 +83,7 @@ class MmsSender:
         self._client = client
         self._files = files
         self._on_sent = on_sent
+        self._fitted: OrderedDict[tuple[str, int], asyncio.Future[list[FittedImage]]] = OrderedDict()
 
     # --- validation ----------------------------------------------------------------------------
 
@@ -118,13 +122,25 @@ class MmsSender:
         return int(self._entry.options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)) * 1024
 
     async def _fit(self, found: list[Attachment], budget: int) -> list[FittedImage]:
+        """Fit in the executor; identical inputs (a burst of sends of one snapshot) are fitted once."""
+        key = (
+            hashlib.sha256(b"".join(hashlib.sha256(i.content).digest() for i in found)).hexdigest(),
+            budget,
+        )
+        if (cached := self._fitted.get(key)) is not None:
+            self._fitted.move_to_end(key)
+            return await asyncio.shield(cached)
+        job = self._hass.async_add_executor_job(fit_images, [(i.content, i.filename) for i in found], budget)
+        self._fitted[key] = job
+        while len(self._fitted) > _FIT_CACHE_SIZE:
+            self._fitted.popitem(last=False)
         try:
-            return await self._hass.async_add_executor_job(
-                fit_images, [(item.content, item.filename) for item in found], budget
-            )
+            return await asyncio.shield(job)
         except NotAnImageError as err:
+            self._fitted.pop(key, None)
             raise invalid("not_an_image") from err
         except ImageTooLargeError as err:
+            self._fitted.pop(key, None)
             raise invalid("image_too_large") from err
 
     async def _upload(self, fitted: list[FittedImage]) -> list[UploadedFile]:

@@ -1,0 +1,134 @@
+"""The bundled blueprint works; translations are complete in English and Polish."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+import re
+import shutil
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
+
+from serwersms_simulator import SerwerSmsSimulator
+from tests.conftest import SnapshotCamera
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "custom_components" / "serwersms"
+
+
+async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    target = Path(hass.config.path("blueprints/automation/serwersms"))
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "blueprints/automation/serwersms/snapshot_on_motion.yaml", target)
+    hass.states.async_set("binary_sensor.hall_motion", "off")
+    assert await async_setup_component(
+        hass,
+        "automation",
+        {
+            "automation": {
+                "use_blueprint": {
+                    "path": "serwersms/snapshot_on_motion.yaml",
+                    "input": {
+                        "motion_sensor": "binary_sensor.hall_motion",
+                        "camera": "camera.front_door",
+                        "recipients": ["notify.serwersms_family"],
+                        "title": "Ruch w holu",
+                        "cooldown": 600,
+                    },
+                }
+            }
+        },
+    )
+    await hass.async_block_till_done()
+    hass.states.async_set("binary_sensor.hall_motion", "on")
+    for _ in range(100):  # the run stays in its cooldown delay, so wait for the send itself
+        if simulator.requests_to("messages/send_mms"):
+            break
+        await asyncio.sleep(0.05)
+    hass.states.async_set("binary_sensor.hall_motion", "off")
+    hass.states.async_set("binary_sensor.hall_motion", "on")  # inside the cooldown: ignored
+    await asyncio.sleep(0.3)
+    await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
+    sends = simulator.requests_to("messages/send_mms")
+    assert len(sends) == 1
+    assert sends[0].fields["title"] == "Ruch w holu"
+    assert sends[0].fields["phone"] == ["+48500600701", "+48500600702"]
+    assert len(simulator.requests_to("files/add")) == 1
+
+
+def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for key, value in tree.items():
+        found.add(prefix + key)
+        if isinstance(value, dict):
+            found |= _keys(value, f"{prefix}{key}.")
+    return found
+
+
+def _placeholders(tree: dict[str, Any], prefix: str = "") -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            found |= _placeholders(value, f"{prefix}{key}.")
+        else:
+            found[prefix + key] = set(re.findall(r"{(\w+)}", value))
+    return found
+
+
+def test_english_and_polish_have_the_same_keys_and_placeholders() -> None:
+    en = json.loads((PACKAGE / "translations/en.json").read_text())
+    pl = json.loads((PACKAGE / "translations/pl.json").read_text())
+    assert _keys(en) == _keys(pl)
+    assert _placeholders(en) == _placeholders(pl)
+
+
+def test_every_translation_key_raised_in_code_is_translated() -> None:
+    en = json.loads((PACKAGE / "translations/en.json").read_text())
+    source = "\n".join(path.read_text() for path in PACKAGE.rglob("*.py"))
+    used = set(re.findall(r'translation_key="(\w+)"', source))
+    used |= set(re.findall(r'(?:invalid|_invalid)\(\s*"(\w+)"', source))
+    used |= set(re.findall(r'\(Serwer\w+Error, "(\w+)"\)', source))
+    used.add("gateway_error")
+    assert used - set(en["exceptions"]) == set()
+    assert len(used) >= 25
+
+
+def test_every_action_field_is_translated_in_both_languages() -> None:
+    services = yaml.safe_load((PACKAGE / "services.yaml").read_text())
+    for language in ("en", "pl"):
+        strings = json.loads((PACKAGE / f"translations/{language}.json").read_text())["services"]
+        assert set(strings) == set(services)
+        for name, spec in services.items():
+            assert set(strings[name]["fields"]) == set(spec.get("fields", {})), (language, name)
+    icons = json.loads((PACKAGE / "icons.json").read_text())
+    assert set(icons["services"]) == set(services)
+
+
+def test_manifest_and_hacs_metadata() -> None:
+    manifest = json.loads((PACKAGE / "manifest.json").read_text())
+    keys = list(manifest)
+    assert keys[:2] == ["domain", "name"]
+    assert keys[2:] == sorted(keys[2:])
+    assert manifest["domain"] == "serwersms"
+    assert manifest["config_flow"] is True
+    assert manifest["integration_type"] == "service"
+    assert manifest["iot_class"] == "cloud_push"
+    assert manifest["documentation"].startswith("https://")
+    assert manifest["requirements"] == []
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert hacs["name"]
+    assert hacs["homeassistant"]
+    from PIL import Image  # noqa: PLC0415
+
+    assert Image.open(PACKAGE / "brand/icon.png").size == (256, 256)
+    assert Image.open(PACKAGE / "brand/icon@2x.png").size == (512, 512)
