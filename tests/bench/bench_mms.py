@@ -1,0 +1,279 @@
+"""Benchmark of the send path (run by scripts/bench, not by scripts/test).
+
+Runs inside the Home Assistant test harness against the simulator with an injected per-request
+latency (RTT) and prints medians of several runs, with the ratio to the ideal. Figures, not asserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import io
+import json
+import os
+from pathlib import Path
+import statistics
+import time
+from typing import Any
+
+import homeassistant
+from homeassistant.core import HomeAssistant
+import numpy as np
+from PIL import Image
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.serwersms.mms.images import fit_image, fit_images
+from serwersms_simulator import SerwerSmsSimulator
+from tests.conftest import SnapshotCamera
+
+RTT = float(os.environ.get("BENCH_RTT_MS", "50")) / 1000
+RUNS = max(5, int(os.environ.get("BENCH_RUNS", "5")))
+JSON_OUT = os.environ.get("BENCH_JSON")
+BUDGET = 300 * 1024
+DEMO = Path(homeassistant.__file__).parent / "components/demo/demo_0.jpg"
+
+
+def photo(width: int, height: int, seed: int, fmt: str = "JPEG") -> bytes:
+    """A photo-like picture: Home Assistant's demo photo scaled up, with sensor-like noise."""
+    base = Image.open(DEMO).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
+    noise = np.random.default_rng(seed).normal(0, 4, (height, width, 3))
+    image = Image.fromarray(np.clip(np.asarray(base, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
+    out = io.BytesIO()
+    if fmt == "GIF":
+        image.convert("P", palette=Image.Palette.ADAPTIVE).save(out, "GIF")
+    elif fmt == "PNG":
+        image.save(out, "PNG")
+    else:
+        image.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+def gateway_requests(sim: SerwerSmsSimulator, since: int) -> int:
+    return sum(1 for r in sim.requests[since:] if r.endpoint != "account/limits")
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return (time.perf_counter() - started) * 1000
+
+
+def median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+async def test_benchmark(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)  # Home Assistant runs without asyncio debug mode; the harness turns it on
+    simulator.credits = None
+    rtt_ms = RTT * 1000
+    figures: dict[str, float] = {"rtt_ms": rtt_ms, "runs": RUNS}
+    rows: list[tuple[str, str, str, str]] = []
+
+    async def action(target: str, **data: Any) -> None:
+        await hass.services.async_call(
+            "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
+        )
+
+    # 4. fitting alone (also the "fit time" in the ideal of 1)
+    fit_inputs = {
+        "fit_jpeg_4000x3000": photo(4000, 3000, 1),
+        "fit_png_1920x1080": photo(1920, 1080, 2, "PNG"),
+        "fit_gif_800x600": photo(800, 600, 3, "GIF"),
+    }
+    for key, data in fit_inputs.items():
+        times, size = [], 0
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            size = len(fit_image(data, "x", BUDGET).content)
+            times.append((time.perf_counter() - started) * 1000)
+        figures[f"{key}_ms"] = median(times)
+        figures[f"{key}_kb"] = round(size / 1024, 1)
+        figures[f"{key}_input_kb"] = round(len(data) / 1024, 1)
+    fit_ms = figures["fit_jpeg_4000x3000_ms"]
+
+    simulator.latency = RTT
+    # 1. a new 4000x3000 snapshot to one recipient
+    snapshots = [photo(4000, 3000, 100 + i) for i in range(RUNS)]
+    walls, requests = [], []
+    for snapshot in snapshots:
+        front_door.image = snapshot
+        since = len(simulator.requests)
+        walls.append(await timed(lambda: action("notify.serwersms_mom", camera="camera.front_door")))
+        requests.append(gateway_requests(simulator, since))
+    figures["new_snapshot_ms"], figures["new_snapshot_requests"] = median(walls), median(requests)
+    ideal = 2 * rtt_ms + fit_ms
+    rows.append(
+        (
+            "1 new 4000x3000 snapshot, 1 recipient",
+            f"{median(requests):.0f} (ideal 2)",
+            f"{median(walls):.0f} ms (ideal {ideal:.0f}; x{median(walls) / ideal:.2f})",
+            f"<= {2 * rtt_ms + 150:.0f} ms",
+        )
+    )
+
+    # 2. the same snapshot again
+    walls, requests = [], []
+    for _ in range(RUNS):
+        since = len(simulator.requests)
+        walls.append(await timed(lambda: action("notify.serwersms_mom", camera="camera.front_door")))
+        requests.append(gateway_requests(simulator, since))
+    figures["cached_ms"], figures["cached_requests"] = median(walls), median(requests)
+    rows.append(
+        (
+            "2 same snapshot again",
+            f"{median(requests):.0f} (ideal 1)",
+            f"{median(walls):.0f} ms (ideal {rtt_ms:.0f}; x{median(walls) / rtt_ms:.2f})",
+            f"<= {rtt_ms + 20:.0f} ms",
+        )
+    )
+
+    # 3. one image to 1000 recipients
+    numbers = [f"+4850{i:07d}" for i in range(1000)]
+    walls, requests = [], []
+    for i in range(RUNS):
+        front_door.image = photo(1280, 960, 200 + i)
+        since = len(simulator.requests)
+        walls.append(
+            await timed(
+                lambda: hass.services.async_call(
+                    "notify",
+                    "serwersms",
+                    {"message": "m", "target": numbers, "data": {"camera": "camera.front_door"}},
+                    blocking=True,
+                )
+            )
+        )
+        requests.append(gateway_requests(simulator, since))
+    figures["recipients_1000_ms"], figures["recipients_1000_requests"] = median(walls), median(requests)
+    rows.append(
+        (
+            "3 one image, 1000 recipients",
+            f"{median(requests):.0f} (ideal 11)",
+            f"{median(walls):.0f} ms (ideal {3 * rtt_ms:.0f}; x{median(walls) / (3 * rtt_ms):.2f})",
+            f"<= {3 * rtt_ms + 100:.0f} ms",
+        )
+    )
+
+    # 5. longest event-loop stall during a 10-attachment send
+    folder = Path(hass.config.path("bench"))
+    folder.mkdir(exist_ok=True)
+    hass.config.allowlist_external_dirs = {str(folder)}
+    stalls_per_run = []
+    for run in range(RUNS):
+        paths = []
+        for j in range(10):
+            path = folder / f"a{run}_{j}.jpg"
+            path.write_bytes(photo(1600, 1200, 1000 + run * 10 + j))
+            paths.append(str(path))
+        stalls: list[float] = []
+        running = True
+
+        async def probe() -> None:
+            while running:
+                started = loop.time()
+                await asyncio.sleep(0.002)
+                stalls.append(loop.time() - started - 0.002)
+
+        prober = asyncio.create_task(probe())
+        await action("notify.serwersms_mom", file=paths)
+        running = False
+        await prober
+        stalls_per_run.append(max(stalls) * 1000)
+    figures["max_loop_stall_ms"] = max(stalls_per_run)
+    rows.append(
+        (
+            "5 longest loop stall, 10-attachment send",
+            "",
+            f"{max(stalls_per_run):.1f} ms (max of runs)",
+            "<= 20 ms",
+        )
+    )
+
+    # 6. naive baseline: one upload and one send per recipient, as most notify integrations do
+    client = loaded_entry.runtime_data.client
+    ten = numbers[:10]
+    base_walls, base_requests, our_walls, our_requests = [], [], [], []
+    for i in range(RUNS):
+        image = photo(1280, 960, 300 + i)
+        fitted = (await hass.async_add_executor_job(fit_images, [(image, "snap.jpg")], BUDGET))[0]
+
+        async def naive(fitted: Any = fitted) -> None:
+            for phone in ten:
+                file_id = await client.upload_file(
+                    fitted.content, filename="snap.jpg", content_type="image/jpeg"
+                )
+                await client.send_mms([phone], title="Alarm", file_ids=[file_id])
+
+        since = len(simulator.requests)
+        base_walls.append(await timed(naive))
+        base_requests.append(gateway_requests(simulator, since))
+        front_door.image = photo(1280, 960, 400 + i)
+        since = len(simulator.requests)
+        our_walls.append(
+            await timed(
+                lambda: hass.services.async_call(
+                    "notify",
+                    "serwersms",
+                    {
+                        "message": "m",
+                        "title": "Alarm",
+                        "target": ten,
+                        "data": {"camera": "camera.front_door"},
+                    },
+                    blocking=True,
+                )
+            )
+        )
+        our_requests.append(gateway_requests(simulator, since))
+    figures["baseline_ms"], figures["baseline_requests"] = median(base_walls), median(base_requests)
+    figures["ours_10_ms"], figures["ours_10_requests"] = median(our_walls), median(our_requests)
+    figures["baseline_ratio_requests"] = figures["ours_10_requests"] / figures["baseline_requests"]
+    figures["baseline_ratio_wall"] = figures["ours_10_ms"] / figures["baseline_ms"]
+    rows.append(
+        (
+            "6 10 recipients: naive baseline",
+            f"{figures['baseline_requests']:.0f}",
+            f"{figures['baseline_ms']:.0f} ms",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "6 10 recipients: this integration",
+            f"{figures['ours_10_requests']:.0f} (x{figures['baseline_ratio_requests']:.2f})",
+            f"{figures['ours_10_ms']:.0f} ms (x{figures['baseline_ratio_wall']:.2f})",
+            "<= x0.20 both",
+        )
+    )
+
+    for key in fit_inputs:
+        rows.insert(
+            3 + list(fit_inputs).index(key),
+            (
+                f"4 fit {key.removeprefix('fit_')} ({figures[key + '_input_kb']:.0f} KB in)",
+                "",
+                f"{figures[key + '_ms']:.0f} ms -> {figures[key + '_kb']:.0f} KB",
+                "<= 150 ms" if "jpeg" in key else "",
+            ),
+        )
+
+    width = [max(len(row[i]) for row in rows) for i in range(4)]
+    header = ("case", "gateway requests", "wall (median)", "target")
+    width = [max(w, len(h)) for w, h in zip(width, header, strict=True)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True))]
+    lines.append("-+-".join("-" * w for w in width))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, width, strict=True)) for row in rows]
+    print(
+        f"\nSerwerSMS send-path benchmark: RTT {rtt_ms:.0f} ms, median of {RUNS} runs, {os.cpu_count()} CPUs\n"
+    )
+    print("\n".join(lines))
+    if JSON_OUT:
+        Path(JSON_OUT).write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"\nfigures written to {JSON_OUT}")
+    loop.set_debug(True)
