@@ -19,13 +19,13 @@ RECIPIENTS = [("Mom", "500 600 700"), ("Family", "500 600 701, 500 600 702")]
 
 
 async def wait_until_up(session: aiohttp.ClientSession, base: str, timeout: float) -> None:
-    """Wait for Home Assistant's HTTP API to answer."""
+    """Wait for Home Assistant's web server (a public page: probing the API would count as a failed login)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         try:
-            async with session.get(f"{base}/api/") as response:
-                if response.status in (200, 401):
+            async with session.get(f"{base}/manifest.json") as response:
+                if response.status == 200:
                     return
         except aiohttp.ClientError:
             pass
