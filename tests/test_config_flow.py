@@ -375,3 +375,18 @@ async def test_editing_and_removing_a_recipient_updates_entities(
 @pytest.fixture
 def recipients() -> list[tuple[str, list[str]]]:
     return [("Mom", ["+48500600700"]), ("Family", ["+48500600701", "+48500600702"])]
+
+
+async def test_reconfigure_without_changes_keeps_the_unique_id(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator
+) -> None:
+    data = entry_data(simulator)
+    entry = MockConfigEntry(domain="serwersms", data=data, unique_id=account_unique_id(data))
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"advanced": {"api_url": simulator.url}}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.unique_id == account_unique_id(data)
+    await hass.async_block_till_done()

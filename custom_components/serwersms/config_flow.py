@@ -207,6 +207,14 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
         count = len(self._async_current_entries(include_ignore=False))
         return "SerwerSMS" if count == 0 else f"SerwerSMS {count + 1}"
 
+    async def _async_update_entry(self, entry: ConfigEntry, data: dict[str, Any]) -> ConfigFlowResult:
+        """Store new credentials; a new token means a new unique id, which must not be another account's."""
+        unique_id = account_unique_id(data)
+        if unique_id != entry.unique_id:
+            await self.async_set_unique_id(unique_id)
+            self._abort_if_unique_id_configured()
+        return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """The gateway refused the stored secret."""
         return await self.async_step_reauth_confirm()
@@ -220,11 +228,7 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             data = {**entry.data, secret_key: str(user_input[secret_key]).strip()}
             if (error := await _async_check(self, data)) is None:
-                unique_id = account_unique_id(data)
-                if unique_id != entry.unique_id:
-                    await self.async_set_unique_id(unique_id)
-                    self._abort_if_unique_id_configured()
-                return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+                return await self._async_update_entry(entry, data)
             errors["base"] = error
         placeholders = {"account": entry.title}
         if method == AUTH_CREDENTIALS:
@@ -252,11 +256,7 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = "invalid_api_url"
             else:
                 if (error := await _async_check(self, data)) is None:
-                    unique_id = account_unique_id(data)
-                    if unique_id != entry.unique_id:
-                        await self.async_set_unique_id(unique_id)
-                        self._abort_if_unique_id_configured()
-                    return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+                    return await self._async_update_entry(entry, data)
                 errors["base"] = error
         api_url = entry.data.get(CONF_API_URL, DEFAULT_BASE_URL)
         if method == AUTH_TOKEN:
