@@ -7,16 +7,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from homeassistant.components.image import ImageEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, setup_test_component_platform
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
 from custom_components.serwersms.mms import attachments
 from serwersms_simulator import Fault, SerwerSmsSimulator
-from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg
+from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg, make_png
 
 MOM = "notify.serwersms_mom"
 PHOTO = make_jpeg(200, 150)
@@ -278,3 +280,32 @@ async def test_diagnostics_redact_secrets_and_numbers(
     assert diagnostics["mms_limit"] == {"value": 1000, "raw_value": "1000"}
     assert diagnostics["entry"]["data"]["auth_method"] == "token"
     assert [r["numbers"] for r in diagnostics["recipients"]] == [1, 2]
+
+
+class StillImage(ImageEntity):
+    """image.doorbell_still: a fixed picture."""
+
+    _attr_content_type = "image/png"
+    _attr_name = "Doorbell still"
+    _attr_unique_id = "doorbell_still"
+
+    def __init__(self, hass: HomeAssistant, content: bytes) -> None:
+        super().__init__(hass)
+        self._content = content
+        self._attr_image_last_updated = dt_util.utcnow()
+
+    async def async_image(self) -> bytes | None:
+        return self._content
+
+
+async def test_image_entities_are_attachments(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    picture = make_png()
+    setup_test_component_platform(hass, "image", [StillImage(hass, picture)])
+    assert await async_setup_component(hass, "image", {"image": {"platform": "test"}})
+    await hass.async_block_till_done()
+    response = await send(hass, camera="image.doorbell_still")
+    file = response["files"][0]
+    assert (file["name"], file["content_type"]) == ("image_doorbell_still.png", "image/png")
+    assert simulator.files[file["id"]].content == picture

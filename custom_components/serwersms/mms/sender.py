@@ -46,6 +46,11 @@ _MIN_IMAGE_BUDGET = 8 * 1024
 _FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
 
 
+def _digest(contents: list[bytes]) -> str:
+    """One hash over several attachments' bytes, in order."""
+    return hashlib.sha256(b"".join(hashlib.sha256(content).digest() for content in contents)).hexdigest()
+
+
 @dataclass(slots=True)
 class MmsRequest:
     """One send, as the caller asked for it."""
@@ -123,10 +128,8 @@ class MmsSender:
 
     async def _fit(self, found: list[Attachment], budget: int) -> list[FittedImage]:
         """Fit in the executor; identical inputs (a burst of sends of one snapshot) are fitted once."""
-        key = (
-            hashlib.sha256(b"".join(hashlib.sha256(i.content).digest() for i in found)).hexdigest(),
-            budget,
-        )
+        # Hashing megabytes of snapshots would stall the loop: do it in the executor too.
+        key = (await self._hass.async_add_executor_job(_digest, [i.content for i in found]), budget)
         if (cached := self._fitted.get(key)) is not None:
             self._fitted.move_to_end(key)
             return await asyncio.shield(cached)
