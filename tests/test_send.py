@@ -450,6 +450,7 @@ async def test_a_lost_file_is_uploaded_once_more(
     assert response[MOM]["files"][0]["uploaded"] is True
     assert len(simulator.requests_to("files/add")) == 2
     assert len(simulator.messages) == 2
+    assert front_door.snapshots == 2  # the picture already taken is uploaded again, not a new one
 
 
 async def test_an_unknown_file_id_is_a_gateway_error(

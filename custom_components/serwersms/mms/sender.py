@@ -130,13 +130,16 @@ class MmsSender:
         """Fit in the executor; identical inputs (a burst of sends of one snapshot) are fitted once."""
         # Hashing megabytes of snapshots would stall the loop: do it in the executor too.
         key = (await self._hass.async_add_executor_job(_digest, [i.content for i in found]), budget)
-        if (cached := self._fitted.get(key)) is not None:
+        job = self._fitted.get(key)
+        if job is None:
+            job = self._hass.async_add_executor_job(
+                fit_images, [(i.content, i.filename) for i in found], budget
+            )
+            self._fitted[key] = job
+            while len(self._fitted) > _FIT_CACHE_SIZE:
+                self._fitted.popitem(last=False)
+        else:
             self._fitted.move_to_end(key)
-            return await asyncio.shield(cached)
-        job = self._hass.async_add_executor_job(fit_images, [(i.content, i.filename) for i in found], budget)
-        self._fitted[key] = job
-        while len(self._fitted) > _FIT_CACHE_SIZE:
-            self._fitted.popitem(last=False)
         try:
             return await asyncio.shield(job)
         except NotAnImageError as err:
@@ -156,16 +159,14 @@ class MmsSender:
         except SerwerSmsError as err:
             raise gateway_error(self._hass, self._entry, err) from err
 
-    async def async_prepare(
-        self, sources: AttachmentSources, budget: int | None = None
-    ) -> list[UploadedFile]:
-        """Check, fetch, fit and upload (or reuse) the attachments of `sources`."""
+    async def _collect_and_fit(self, sources: AttachmentSources, budget: int) -> list[FittedImage]:
         await attachments.check_sources(self._hass, sources)
         found = await attachments.collect(self._hass, sources)
-        fitted = await self._fit(
-            found, max(budget if budget is not None else self._budget, _MIN_IMAGE_BUDGET)
-        )
-        return await self._upload(fitted)
+        return await self._fit(found, max(budget, _MIN_IMAGE_BUDGET))
+
+    async def async_prepare(self, sources: AttachmentSources) -> list[UploadedFile]:
+        """Check, fetch, fit and upload (or reuse) the attachments of `sources`."""
+        return await self._upload(await self._collect_and_fit(sources, self._budget))
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -180,7 +181,8 @@ class MmsSender:
         phones = self._phones(request.phones)
         date = self._date(request.date)
         text_bytes = len(request.message.encode()) + _TEXT_OVERHEAD if request.message else 0
-        uploaded = await self.async_prepare(request.sources, self._budget - text_bytes)
+        fitted = await self._collect_and_fit(request.sources, self._budget - text_bytes)
+        uploaded = await self._upload(fitted)
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         reused = {f.id for f in uploaded if not f.uploaded}
         try:
@@ -192,7 +194,7 @@ class MmsSender:
             # whole, so upload those files again, once, and send again.
             _LOGGER.info("The gateway no longer has %d reused file(s); uploading them again", len(reused))
             self._files.forget(reused)
-            uploaded = await self.async_prepare(request.sources, self._budget - text_bytes)
+            uploaded = await self._upload(fitted)
             file_ids = [f.id for f in uploaded] + list(request.file_ids)
             result = await self._send(phones, title, file_ids, request, date, lost_files_expected=False)
         return self._finish(result, title, uploaded, file_ids, request.test)
