@@ -256,6 +256,16 @@ async def test_a_refused_batch_is_reported_while_others_go_through(simulator, ht
     assert len(simulator.messages) == 150
 
 
+async def test_a_rate_limited_batch_is_reported_unsent(simulator, http_session) -> None:
+    simulator.fail_next("messages/send_mms", Fault("status", status=429, retry_after=60))
+    phones = [f"+48500{i:06d}" for i in range(150)]
+    result = await token_client(http_session, simulator, max_parallel_batches=1).send_mms(
+        phones, title="t", text="x"
+    )
+    assert {r.status for r in result.recipients[:100]} == {"unsent"}
+    assert {r.status for r in result.recipients[100:]} == {"queued"}
+
+
 async def test_a_batch_with_unknown_outcome_is_reported_as_unknown(simulator, http_session) -> None:
     simulator.fail_next("messages/send_mms", Fault("status", status=502))
     phones = [f"+48500{i:06d}" for i in range(150)]

@@ -194,7 +194,8 @@ class SerwerSmsClient:
         for batch, outcome in zip(batches, outcomes, strict=True):
             if isinstance(outcome, SendResult):
                 merged.extend(outcome.recipients)
-            elif isinstance(outcome, SerwerSmsApiError | _NotReachedError):
+            elif isinstance(outcome, SerwerSmsApiError | SerwerSmsRateLimitError | _NotReachedError):
+                # Refused, rate limited or never delivered: these recipients certainly got nothing.
                 merged.extend(
                     RecipientResult(phone, UNSENT, None, outcome.code, outcome.gateway_message)
                     for phone in batch
