@@ -129,3 +129,16 @@ def test_several_images_share_the_budget() -> None:
     assert fitted[1].content == small
     assert [f.filename for f in fitted] == ["a.jpg", "b.png", "c.jpg"]
     assert fit_images([], 100) == []
+
+
+@pytest.mark.parametrize(("size", "budget"), [((200, 150), 300 * KB), ((2400, 1800), 100 * KB)])
+def test_truncated_jpegs_are_refused_not_sent(size: tuple[int, int], budget: int) -> None:
+    whole = encode(noise(*size), "JPEG", quality=90)
+    with pytest.raises(NotAnImageError):
+        fit_image(whole[: len(whole) // 2], "cut.jpg", budget)
+
+
+def test_truncated_png_that_fits_is_refused() -> None:
+    whole = encode(noise(300, 200), "PNG")
+    with pytest.raises(NotAnImageError):
+        fit_image(whole[: len(whole) // 2], "cut.png", 300 * KB)

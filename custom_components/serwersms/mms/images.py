@@ -22,11 +22,15 @@ _KEEP_AS_IS = {"GIF": "image/gif", "PNG": "image/png"}
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
 
 
-class NotAnImageError(ValueError):
-    """The bytes are not an image Pillow can read."""
+class ImageError(Exception):
+    """An attachment that cannot be sent as a picture."""
 
 
-class ImageTooLargeError(ValueError):
+class NotAnImageError(ImageError):
+    """The bytes are not an image Pillow can read (or the image data is broken)."""
+
+
+class ImageTooLargeError(ImageError):
     """The image has too many pixels to process safely, or cannot fit the budget at all."""
 
 
@@ -48,20 +52,18 @@ def _rename(filename: str, content_type: str) -> str:
 
 
 def _open(data: bytes) -> Image.Image:
+    """Open lazily (JPEG is decoded later, maybe at a reduced size); refuse bombs before decoding."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise ImageTooLargeError(f"{width}x{height}")
-            image.load() if image.format != "JPEG" else None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageTooLargeError(str(err)) from err
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        if isinstance(err, ImageTooLargeError):
-            raise
         raise NotAnImageError(str(err)) from err
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(f"{width}x{height}")
     return image
 
 
@@ -154,15 +156,25 @@ def fit_image(data: bytes, filename: str, budget: int) -> FittedImage:
     highest quality that fits. The same input always gives the same output.
     """
     image = _open(data)
+    try:
+        return _fit_opened(image, data, filename, budget)
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        # Broken or truncated image data only shows when the pixels are decoded.
+        raise NotAnImageError(str(err)) from err
+
+
+def _fit_opened(image: Image.Image, data: bytes, filename: str, budget: int) -> FittedImage:
     fmt = image.format or ""
     width, height = image.size
     if fmt in _KEEP_AS_IS and len(data) <= budget and not _has_metadata(image):
+        image.load()  # sent byte for byte, so it must decode
         content_type = _KEEP_AS_IS[fmt]
         return FittedImage(data, content_type, _rename(filename, content_type), width, height, changed=False)
     if fmt == "JPEG" and len(data) <= budget:
         orientation = image.getexif().get(0x0112, 1)
         stripped = _strip_jpeg_metadata(data) if orientation == 1 else None
         if stripped is not None:
+            image.load()  # sent without re-encoding, so it must decode
             return FittedImage(
                 stripped, "image/jpeg", _rename(filename, "image/jpeg"), width, height, stripped != data
             )
