@@ -60,7 +60,10 @@ def async_register_legacy_service(hass: HomeAssistant, entry: ConfigEntry) -> st
 
     async def handle(call: ServiceCall) -> None:
         data: dict[str, Any] = call.data.get(ATTR_DATA) or {}
-        phones = list(call.data.get(ATTR_TARGET) or account_phones(entry))
+        # No target means every recipient; an explicit empty list (say, a template that found nobody)
+        # means nobody, and is refused rather than widened to everyone.
+        target = call.data.get(ATTR_TARGET)
+        phones = account_phones(entry) if target is None else list(target)
         request = build_request(phones, call.data.get(ATTR_MESSAGE), call.data.get(ATTR_TITLE), data)
         await entry.runtime_data.sender.async_send(request)
 
