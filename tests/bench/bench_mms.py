@@ -75,6 +75,12 @@ async def test_benchmark(
     figures: dict[str, float] = {"rtt_ms": rtt_ms, "runs": RUNS}
     rows: list[tuple[str, str, str, str]] = []
 
+    async def measure(call: Callable[[], Awaitable[Any]]) -> tuple[float, int]:
+        """Wall time of one call, and the gateway requests it made (credit checks aside)."""
+        since = len(simulator.requests)
+        wall = await timed(call)
+        return wall, gateway_requests(simulator, since)
+
     async def action(target: str, **data: Any) -> None:
         await hass.services.async_call(
             "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
@@ -103,9 +109,9 @@ async def test_benchmark(
     walls, requests = [], []
     for snapshot in snapshots:
         front_door.image = snapshot
-        since = len(simulator.requests)
-        walls.append(await timed(lambda: action("notify.serwersms_mom", camera="camera.front_door")))
-        requests.append(gateway_requests(simulator, since))
+        wall, count = await measure(lambda: action("notify.serwersms_mom", camera="camera.front_door"))
+        walls.append(wall)
+        requests.append(count)
     figures["new_snapshot_ms"], figures["new_snapshot_requests"] = median(walls), median(requests)
     ideal = 2 * rtt_ms + fit_ms
     rows.append(
@@ -120,9 +126,9 @@ async def test_benchmark(
     # 2. the same snapshot again
     walls, requests = [], []
     for _ in range(RUNS):
-        since = len(simulator.requests)
-        walls.append(await timed(lambda: action("notify.serwersms_mom", camera="camera.front_door")))
-        requests.append(gateway_requests(simulator, since))
+        wall, count = await measure(lambda: action("notify.serwersms_mom", camera="camera.front_door"))
+        walls.append(wall)
+        requests.append(count)
     figures["cached_ms"], figures["cached_requests"] = median(walls), median(requests)
     rows.append(
         (
@@ -138,18 +144,16 @@ async def test_benchmark(
     walls, requests = [], []
     for i in range(RUNS):
         front_door.image = photo(1280, 960, 200 + i)
-        since = len(simulator.requests)
-        walls.append(
-            await timed(
-                lambda: hass.services.async_call(
-                    "notify",
-                    "serwersms",
-                    {"message": "m", "target": numbers, "data": {"camera": "camera.front_door"}},
-                    blocking=True,
-                )
+        wall, count = await measure(
+            lambda: hass.services.async_call(
+                "notify",
+                "serwersms",
+                {"message": "m", "target": numbers, "data": {"camera": "camera.front_door"}},
+                blocking=True,
             )
         )
-        requests.append(gateway_requests(simulator, since))
+        walls.append(wall)
+        requests.append(count)
     figures["recipients_1000_ms"], figures["recipients_1000_requests"] = median(walls), median(requests)
     rows.append(
         (
@@ -210,27 +214,20 @@ async def test_benchmark(
                 )
                 await client.send_mms([phone], title="Alarm", file_ids=[file_id])
 
-        since = len(simulator.requests)
-        base_walls.append(await timed(naive))
-        base_requests.append(gateway_requests(simulator, since))
+        wall, count = await measure(naive)
+        base_walls.append(wall)
+        base_requests.append(count)
         front_door.image = photo(1280, 960, 400 + i)
-        since = len(simulator.requests)
-        our_walls.append(
-            await timed(
-                lambda: hass.services.async_call(
-                    "notify",
-                    "serwersms",
-                    {
-                        "message": "m",
-                        "title": "Alarm",
-                        "target": ten,
-                        "data": {"camera": "camera.front_door"},
-                    },
-                    blocking=True,
-                )
+        wall, count = await measure(
+            lambda: hass.services.async_call(
+                "notify",
+                "serwersms",
+                {"message": "m", "title": "Alarm", "target": ten, "data": {"camera": "camera.front_door"}},
+                blocking=True,
             )
         )
-        our_requests.append(gateway_requests(simulator, since))
+        our_walls.append(wall)
+        our_requests.append(count)
     figures["baseline_ms"], figures["baseline_requests"] = median(base_walls), median(base_requests)
     figures["ours_10_ms"], figures["ours_10_requests"] = median(our_walls), median(our_requests)
     figures["baseline_ratio_requests"] = figures["ours_10_requests"] / figures["baseline_requests"]
