@@ -21,10 +21,7 @@ async def async_get_config_entry_diagnostics(
     limit = entry.runtime_data.coordinator.data
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
-        "recipients": [
-            {"title": "**REDACTED**", "numbers": len(sub.data.get(CONF_PHONE, []))}
-            for sub in entry.subentries.values()
-        ],
+        "recipients": [{"numbers": len(sub.data.get(CONF_PHONE, []))} for sub in entry.subentries.values()],
         "mms_limit": None if limit is None else {"value": limit.value, "raw_value": limit.raw_value},
         "cached_file_ids": len(entry.runtime_data.files),
         "last_update_success": entry.runtime_data.coordinator.last_update_success,
