@@ -196,7 +196,7 @@ async def main() -> None:
         if not stored or not await token_works(session, args.base, stored):
             args.token_file.write_text(await long_lived_token(session, args.base, access) + "\n")
             args.token_file.chmod(0o600)
-        await wait_until_ready(session, args.base, "notify.serwersms_family", args.timeout)
+        await wait_until_ready(session, args.base, "notify.family_mms", args.timeout)
         print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
         if args.press:
             await press_and_report(session, args.base, args.simulator, 60)

@@ -20,7 +20,7 @@ from custom_components.serwersms.mms import attachments
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg, make_png
 
-MOM = "notify.serwersms_mom"
+MOM = "notify.mom_mms"
 PHOTO = make_jpeg(200, 150)
 
 

@@ -41,7 +41,7 @@ async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown(
                     "input": {
                         "motion_sensor": "binary_sensor.hall_motion",
                         "camera": "camera.front_door",
-                        "recipients": ["notify.serwersms_family"],
+                        "recipients": ["notify.family_mms"],
                         "title": "Ruch w holu",
                         "cooldown": 600,
                     },

@@ -323,7 +323,7 @@ async def test_adding_a_recipient_normalises_numbers_and_adds_an_entity(
     await hass.async_block_till_done()
     dad = next(sub for sub in loaded_entry.subentries.values() if sub.title == "Dad")
     assert dad.data == {"name": "Dad", "phone": ["+48500600703", "+48500600704"]}
-    assert hass.states.get("notify.serwersms_dad") is not None
+    assert hass.states.get("notify.dad_mms") is not None
 
 
 async def test_invalid_recipient_numbers_are_refused(
@@ -368,8 +368,8 @@ async def test_editing_and_removing_a_recipient_updates_entities(
         for e in er.async_entries_for_config_entry(registry, loaded_entry.entry_id)
         if e.domain == "notify"
     ]
-    assert notify_entities == ["notify.serwersms_mom"]
-    assert hass.states.get("notify.serwersms_family") is None
+    assert notify_entities == ["notify.mom_mms"]
+    assert hass.states.get("notify.family_mms") is None
 
 
 @pytest.fixture

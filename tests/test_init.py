@@ -25,19 +25,30 @@ async def test_entry_loads_and_unloads(hass: HomeAssistant, loaded_entry: MockCo
     assert not hass.services.has_service("notify", "serwersms")
 
 
-async def test_one_service_device_with_recipients_and_credits(
+async def test_each_recipient_owns_a_device_under_the_account_device(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
-    devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
-    assert len(devices) == 1
-    assert devices[0].entry_type is dr.DeviceEntryType.SERVICE
-    entities = er.async_entries_for_config_entry(er.async_get(hass), loaded_entry.entry_id)
-    assert sorted(e.entity_id for e in entities) == [
-        "notify.serwersms_family",
-        "notify.serwersms_mom",
-        "sensor.serwersms_mms_credits",
-    ]
-    assert {e.device_id for e in entities} == {devices[0].id}
+    device_registry = dr.async_get(hass)
+    entity_registry = er.async_get(hass)
+    devices = dr.async_entries_for_config_entry(device_registry, loaded_entry.entry_id)
+    account = next(d for d in devices if d.config_subentry_id is None)
+    assert account.entry_type is dr.DeviceEntryType.SERVICE
+    assert account.name == "SerwerSMS"
+    credits = entity_registry.async_get("sensor.serwersms_mms_credits")
+    assert credits is not None
+    assert credits.device_id == account.id
+    assert credits.config_subentry_id is None
+    subentries = {sub.title: sub.subentry_id for sub in loaded_entry.subentries.values()}
+    for name, entity_id in (("Mom", "notify.mom_mms"), ("Family", "notify.family_mms")):
+        entity = entity_registry.async_get(entity_id)
+        assert entity is not None, entity_id
+        assert entity.config_subentry_id == subentries[name]
+        device = device_registry.async_get(entity.device_id or "")
+        assert device is not None
+        assert device.name == name
+        assert device.via_device_id == account.id
+        assert device.config_subentry_id == subentries[name]
+    assert len(devices) == 3
     state = hass.states.get("sensor.serwersms_mms_credits")
     assert state is not None
     assert state.state == "1000"
@@ -70,7 +81,7 @@ async def test_file_ids_survive_a_restart_and_go_with_the_account(
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
 ) -> None:
-    call = {"entity_id": "notify.serwersms_mom", "camera": "camera.front_door"}
+    call = {"entity_id": "notify.mom_mms", "camera": "camera.front_door"}
     await hass.services.async_call("serwersms", "send_mms", call, blocking=True)
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     key = f"serwersms.{loaded_entry.entry_id}.files"

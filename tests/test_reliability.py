@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import get_dia
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, USERNAME, SnapshotCamera, make_jpeg
 
-MOM = "notify.serwersms_mom"
+MOM = "notify.mom_mms"
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg, make_png
 
-MOM = "notify.serwersms_mom"
-FAMILY = "notify.serwersms_family"
+MOM = "notify.mom_mms"
+FAMILY = "notify.family_mms"
 
 
 async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import DEFAULT_BASE_URL, SerwerSmsClient
 from .const import AUTH_TOKEN, CONF_API_TOKEN, CONF_API_URL, CONF_AUTH_METHOD, DOMAIN
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
+from .entity import account_device_info
 from .legacy_notify import async_register_legacy_service, async_remove_legacy_service
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
@@ -46,7 +47,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     files = FileIdCache(hass, entry.entry_id, client)
     await files.async_load()
     sender = MmsSender(hass, entry, client, files, coordinator.note_sent)
-    entry.runtime_data = SerwerSmsRuntimeData(client, coordinator, files, sender)
+    # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
+    account_device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **account_device_info(entry)
+    )
+    entry.runtime_data = SerwerSmsRuntimeData(client, account_device.id, coordinator, files, sender)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))

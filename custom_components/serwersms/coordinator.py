@@ -30,6 +30,7 @@ class SerwerSmsRuntimeData:
     """What a loaded account holds."""
 
     client: SerwerSmsClient
+    account_device_id: str
     coordinator: CreditsCoordinator
     files: FileIdCache
     sender: MmsSender

@@ -1,20 +1,18 @@
-"""Recipient notify entities: one per recipient subentry, on the account's service device."""
+"""Recipient notify entities: one per recipient subentry, on the recipient's own device."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from homeassistant.components.notify import NotifyEntity
-from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN, NotifyEntityFeature
+from homeassistant.components.notify.const import NotifyEntityFeature
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import ATTR_MESSAGE_KEY, ATTR_TITLE_KEY, CONF_PHONE, SUBENTRY_RECIPIENT
+from .const import ATTR_MESSAGE_KEY, ATTR_TITLE_KEY, SUBENTRY_RECIPIENT
 from .coordinator import SerwerSmsConfigEntry
-from .entity import SerwerSmsEntity
-from .mms.recipients import split_phones
+from .entity import RecipientEntity
 from .mms.sender import MmsRequest
 from .schemas import build_request
 
@@ -27,36 +25,24 @@ async def async_setup_entry(
     entry: SerwerSmsConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add one notify entity per recipient; forget the entities of recipients that were removed.
-
-    The entities are not tied to their subentries: they all live on the account's one service
-    device, and Home Assistant wants a device to belong to a single subentry. So removed
-    recipients' entities are cleaned up here instead.
-    """
-    entities = [
-        RecipientNotifyEntity(entry, subentry)
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_RECIPIENT
-    ]
-    current = {entity.unique_id for entity in entities}
-    registry = er.async_get(hass)
-    for registered in er.async_entries_for_config_entry(registry, entry.entry_id):
-        if registered.domain == NOTIFY_DOMAIN and registered.unique_id not in current:
-            registry.async_remove(registered.entity_id)
-    async_add_entities(entities)
+    """Add one notify entity per recipient, tied to the recipient's subentry."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_RECIPIENT:
+            async_add_entities(
+                [RecipientNotifyEntity(entry, subentry)], config_subentry_id=subentry.subentry_id
+            )
 
 
-class RecipientNotifyEntity(SerwerSmsEntity, NotifyEntity):
-    """Sends MMS to one recipient (one or more phone numbers)."""
+class RecipientNotifyEntity(RecipientEntity, NotifyEntity):
+    """Sends MMS to one recipient (one or more phone numbers); `notify.<recipient>_mms`."""
 
     _attr_supported_features = NotifyEntityFeature.TITLE
+    _attr_translation_key = "mms"
 
     def __init__(self, entry: SerwerSmsConfigEntry, subentry: ConfigSubentry) -> None:
-        """Name the entity after the recipient."""
-        super().__init__(entry, subentry.subentry_id)
+        """The recipient's device carries the name; the entity is its `MMS`."""
+        super().__init__(entry, subentry, None)
         self._entry = entry
-        self._attr_name = subentry.title
-        self.phones = split_phones(subentry.data.get(CONF_PHONE, []))
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
         """notify.send_message: an MMS whose body is the message."""

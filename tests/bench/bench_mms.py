@@ -109,7 +109,7 @@ async def test_benchmark(
     walls, requests = [], []
     for snapshot in snapshots:
         front_door.image = snapshot
-        wall, count = await measure(lambda: action("notify.serwersms_mom", camera="camera.front_door"))
+        wall, count = await measure(lambda: action("notify.mom_mms", camera="camera.front_door"))
         walls.append(wall)
         requests.append(count)
     figures["new_snapshot_ms"], figures["new_snapshot_requests"] = median(walls), median(requests)
@@ -126,7 +126,7 @@ async def test_benchmark(
     # 2. the same snapshot again
     walls, requests = [], []
     for _ in range(RUNS):
-        wall, count = await measure(lambda: action("notify.serwersms_mom", camera="camera.front_door"))
+        wall, count = await measure(lambda: action("notify.mom_mms", camera="camera.front_door"))
         walls.append(wall)
         requests.append(count)
     figures["cached_ms"], figures["cached_requests"] = median(walls), median(requests)
@@ -185,7 +185,7 @@ async def test_benchmark(
                 stalls.append(loop.time() - started - 0.002)
 
         prober = asyncio.create_task(probe())
-        await action("notify.serwersms_mom", file=paths)
+        await action("notify.mom_mms", file=paths)
         running = False
         await prober
         stalls_per_run.append(max(stalls) * 1000)
