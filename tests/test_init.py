@@ -34,10 +34,10 @@ async def test_each_recipient_owns_a_device_under_the_account_device(
     account = next(d for d in devices if d.config_subentry_id is None)
     assert account.entry_type is dr.DeviceEntryType.SERVICE
     assert account.name == "SerwerSMS"
-    credits = entity_registry.async_get("sensor.serwersms_mms_credits")
-    assert credits is not None
-    assert credits.device_id == account.id
-    assert credits.config_subentry_id is None
+    credits_sensor = entity_registry.async_get("sensor.serwersms_mms_credits")
+    assert credits_sensor is not None
+    assert credits_sensor.device_id == account.id
+    assert credits_sensor.config_subentry_id is None
     subentries = {sub.title: sub.subentry_id for sub in loaded_entry.subentries.values()}
     for name, entity_id in (("Mom", "notify.mom_mms"), ("Family", "notify.family_mms")):
         entity = entity_registry.async_get(entity_id)
