@@ -12,10 +12,10 @@ from .api import DEFAULT_BASE_URL, SerwerSmsClient
 from .const import AUTH_TOKEN, CONF_API_TOKEN, CONF_API_URL, CONF_AUTH_METHOD, DOMAIN
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
 from .entity import account_device_info
+from .issue import clear_all_issues
 from .legacy_notify import async_register_legacy_service, async_remove_legacy_service
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
-from .repairs import clear_all_issues
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]

@@ -13,9 +13,9 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsError
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
+from .issue import clear_issue
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
-from .repairs import clear_issue
 
 _LOGGER = logging.getLogger(__name__)
 

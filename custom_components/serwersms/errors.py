@@ -21,7 +21,7 @@ from .api import (
     SerwerSmsServerError,
 )
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
-from .repairs import raise_issue
+from .issue import raise_issue
 
 _KEYS: tuple[tuple[type[SerwerSmsError], str], ...] = (
     (SerwerSmsAuthError, "auth_failed"),

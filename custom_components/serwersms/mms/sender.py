@@ -31,7 +31,7 @@ from ..const import (
     MAX_TITLE_LENGTH,
 )
 from ..errors import gateway_error
-from ..repairs import clear_issue
+from ..issue import clear_issue
 from . import attachments
 from .attachments import Attachment, AttachmentSources
 from .images import FittedImage, ImageTooLargeError, NotAnImageError, fit_images

@@ -1,4 +1,4 @@
-"""Repair issues for account problems only the user can fix in the SerwerSMS panel."""
+"""Repair issues (not fixable here) for account problems only the user can fix in the SerwerSMS panel."""
 
 from __future__ import annotations
 
