@@ -81,18 +81,6 @@ async def test_the_same_snapshot_again_is_not_uploaded_again(
     assert front_door.snapshots == 2
 
 
-async def test_two_recipients_in_one_call_share_the_upload(
-    hass: HomeAssistant,
-    simulator: SerwerSmsSimulator,
-    loaded_entry: MockConfigEntry,
-    front_door: SnapshotCamera,
-) -> None:
-    response = await send_mms(hass, [MOM, FAMILY], camera="camera.front_door", title="Alarm")
-    assert set(response) == {MOM, FAMILY}
-    assert len(simulator.requests_to("files/add")) == 1
-    assert len(simulator.requests_to("messages/send_mms")) == 2
-
-
 async def test_250_numbers_go_in_three_batches(
     hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
 ) -> None:

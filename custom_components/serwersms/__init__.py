@@ -12,9 +12,9 @@ from .api import DEFAULT_BASE_URL, SerwerSmsClient
 from .const import AUTH_TOKEN, CONF_API_TOKEN, CONF_API_URL, CONF_AUTH_METHOD, DOMAIN
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
 from .entity import account_device_info
-from .issue import clear_all_issues
+from .issue import clear_all_issues, clear_send_issues
 from .legacy_notify import async_register_legacy_service, async_remove_legacy_service
-from .mms.sender import MmsSender
+from .mms.sender import MmsOutcome, MmsSender
 from .mms.uploads import FileIdCache
 from .services import async_setup_services
 
@@ -46,7 +46,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     await coordinator.async_config_entry_first_refresh()
     files = FileIdCache(hass, entry.entry_id, client)
     await files.async_load()
-    sender = MmsSender(hass, entry, client, files, coordinator.note_sent)
+    sender = MmsSender(hass, entry, client, files)
+    entry.async_on_unload(sender.async_add_listener(lambda sent: _async_after_send(hass, entry, sent)))
     # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
     account_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
@@ -58,6 +59,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     entry.async_on_unload(files.async_save)
     return True
+
+
+def _async_after_send(hass: HomeAssistant, entry: SerwerSmsConfigEntry, sent: MmsOutcome) -> None:
+    """Count the credits a send used and clear the repair issues it proved wrong."""
+    clear_send_issues(hass, entry, sent.queued)
+    if sent.queued and not sent.test:
+        entry.runtime_data.coordinator.note_sent(sent.queued)
 
 
 async def _async_reload(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:

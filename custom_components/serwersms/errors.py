@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -52,3 +55,12 @@ def gateway_error(hass: HomeAssistant, entry: ConfigEntry, err: SerwerSmsError) 
         translation_key=key,
         translation_placeholders={"code": str(err.code or ""), "message": err.gateway_message},
     )
+
+
+@contextmanager
+def gateway_errors_translated(hass: HomeAssistant, entry: ConfigEntry) -> Iterator[None]:
+    """Run a block that talks to the gateway, raising its failures as translated errors."""
+    try:
+        yield
+    except SerwerSmsError as err:
+        raise gateway_error(hass, entry, err) from err

@@ -38,3 +38,10 @@ def clear_all_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Remove every repair issue of this account."""
     for kind in (ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED):
         clear_issue(hass, entry, kind)
+
+
+def clear_send_issues(hass: HomeAssistant, entry: ConfigEntry, queued: int) -> None:
+    """A send went through (`queued` > 0): credits and MMS permission are fine again."""
+    if queued:
+        clear_issue(hass, entry, ISSUE_CREDITS_EXHAUSTED)
+        clear_issue(hass, entry, ISSUE_MMS_NOT_PERMITTED)

@@ -18,6 +18,7 @@ from homeassistant.helpers.service import async_set_service_schema
 import probatio as vol
 
 from .const import CONF_PHONE, DOMAIN, SUBENTRY_RECIPIENT
+from .errors import gateway_errors_translated
 from .mms.recipients import split_phones
 from .schemas import ATTACHMENT_FIELDS, build_request
 
@@ -65,7 +66,8 @@ def async_register_legacy_service(hass: HomeAssistant, entry: ConfigEntry) -> st
         target = call.data.get(ATTR_TARGET)
         phones = account_phones(entry) if target is None else list(target)
         request = build_request(phones, call.data.get(ATTR_MESSAGE), call.data.get(ATTR_TITLE), data)
-        await entry.runtime_data.sender.async_send(request)
+        with gateway_errors_translated(hass, entry):
+            await entry.runtime_data.sender.async_send(request)
 
     hass.services.async_register(NOTIFY_DOMAIN, name, handle, schema=LEGACY_SCHEMA)
     async_set_service_schema(

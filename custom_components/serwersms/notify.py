@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.components.notify.const import NotifyEntityFeature
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import ATTR_MESSAGE_KEY, ATTR_TITLE_KEY, SUBENTRY_RECIPIENT
+from .const import SUBENTRY_RECIPIENT
 from .coordinator import SerwerSmsConfigEntry
 from .entity import RecipientEntity
+from .errors import gateway_errors_translated
 from .mms.sender import MmsRequest
-from .schemas import build_request
 
 # Sends are independent requests; the gateway is happy with concurrent ones.
 PARALLEL_UPDATES = 0
@@ -46,13 +44,7 @@ class RecipientNotifyEntity(RecipientEntity, NotifyEntity):
 
     async def async_send_message(self, message: str, title: str | None = None) -> None:
         """notify.send_message: an MMS whose body is the message."""
-        await self._entry.runtime_data.sender.async_send(
-            MmsRequest(self.phones, message=message, title=title)
-        )
-
-    async def async_send_mms(self, **kwargs: Any) -> dict[str, Any]:
-        """serwersms.send_mms on this recipient; returns the per-recipient outcome."""
-        request = build_request(self.phones, kwargs.get(ATTR_MESSAGE_KEY), kwargs.get(ATTR_TITLE_KEY), kwargs)
-        response = await self._entry.runtime_data.sender.async_send(request)
-        self._async_record_notification()
-        return response
+        with gateway_errors_translated(self.hass, self._entry):
+            await self._entry.runtime_data.sender.async_send(
+                MmsRequest(self.phones, message=message, title=title)
+            )

@@ -1,12 +1,21 @@
-"""The integration's actions: send_mms (entity action), upload_file and list_files."""
+"""The integration's actions: send_mms (a batched entity action), upload_file and list_files."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    EntityServiceResponse,
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.helpers import config_validation as cv, service
+from homeassistant.helpers.entity import Entity
 import probatio as vol
 
 from .api import SerwerSmsError
@@ -22,10 +31,12 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import SerwerSmsConfigEntry
-from .errors import gateway_error
+from .errors import gateway_error, gateway_errors_translated
 from .mms.attachments import AttachmentSources, media_content_id
+from .mms.recipients import InvalidPhoneNumberError, normalize_phone
 from .mms.sender import invalid
-from .schemas import ATTACHMENT_FIELDS
+from .notify import RecipientNotifyEntity
+from .schemas import ATTACHMENT_FIELDS, build_request
 
 SERVICE_SEND_MMS = "send_mms"
 SERVICE_UPLOAD_FILE = "upload_file"
@@ -58,6 +69,50 @@ def _entry(call: ServiceCall) -> SerwerSmsConfigEntry:
     return entry
 
 
+def _own_numbers(entity: RecipientNotifyEntity) -> list[str]:
+    """The recipient's numbers as the pipeline reports them (normalised)."""
+    numbers = []
+    for phone in entity.phones:
+        try:
+            numbers.append(normalize_phone(phone))
+        except InvalidPhoneNumberError:
+            continue  # refused by the send itself before anything left; nothing to report
+    return numbers
+
+
+async def _send_to_account(
+    recipients: list[RecipientNotifyEntity], call: ServiceCall
+) -> EntityServiceResponse:
+    """One MMS send for every targeted recipient of one account; each entity sees its own numbers."""
+    entry: SerwerSmsConfigEntry = recipients[0].entry
+    phones = [phone for entity in recipients for phone in entity.phones]
+    request = build_request(phones, call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    with gateway_errors_translated(call.hass, entry):
+        sent = await entry.runtime_data.sender.async_send(request)
+    responses: EntityServiceResponse = {}
+    for entity in recipients:
+        entity._async_record_notification()  # noqa: SLF001 - NotifyEntity's own bookkeeping
+        responses[entity.entity_id] = sent.response(_own_numbers(entity))
+    return responses
+
+
+async def _send_mms(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:
+    """serwersms.send_mms: one pipeline run per account, however many recipient entities it targets."""
+    by_account: dict[str, list[RecipientNotifyEntity]] = {}
+    for entity in entities:
+        if isinstance(entity, RecipientNotifyEntity):
+            by_account.setdefault(entity.entry.entry_id, []).append(entity)
+    outcomes = await asyncio.gather(
+        *(_send_to_account(group, call) for group in by_account.values()), return_exceptions=True
+    )
+    responses: EntityServiceResponse = {}
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        responses.update(outcome)
+    return responses
+
+
 async def _upload_file(call: ServiceCall) -> ServiceResponse:
     entry = _entry(call)
     given = [key for key in (ATTR_CAMERA, ATTR_MEDIA, ATTR_FILE, ATTR_URL) if call.data.get(key)]
@@ -74,7 +129,8 @@ async def _upload_file(call: ServiceCall) -> ServiceResponse:
             sources.files.append(value)
         case _:
             sources.urls.append(value)
-    uploaded = await entry.runtime_data.sender.async_prepare(sources)
+    with gateway_errors_translated(call.hass, entry):
+        uploaded = await entry.runtime_data.sender.async_prepare(sources)
     return uploaded[0].as_dict()
 
 
@@ -93,13 +149,13 @@ async def _list_files(call: ServiceCall) -> ServiceResponse:
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the actions once, whatever the number of accounts."""
-    service.async_register_platform_entity_service(
+    service.async_register_batched_platform_entity_service(
         hass,
         DOMAIN,
         SERVICE_SEND_MMS,
         entity_domain=NOTIFY_DOMAIN,
         schema=SEND_MMS_SCHEMA,
-        func="async_send_mms",
+        func=_send_mms,
         supports_response=SupportsResponse.OPTIONAL,
     )
     hass.services.async_register(

@@ -1,10 +1,16 @@
-"""The send pipeline: validate → collect attachments → fit → upload (or reuse) → send → respond."""
+"""The send pipeline: validate → collect attachments → fit → upload (or reuse) → send → one outcome.
+
+One run of the pipeline is one MMS send, whatever the number of recipient entities a call targeted.
+It raises the client's own errors (`SerwerSmsError`) for gateway failures: the Home Assistant glue
+that calls it translates them (see `errors.py`). Whoever needs to know about sends (credits, repair
+issues, delivery tracking) registers a listener; the `serwersms_mms_sent` event is fired here only.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 import hashlib
@@ -12,11 +18,11 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from ..api import QUEUED, SendResult, SerwerSmsClient, SerwerSmsError, SerwerSmsNotFoundError
+from ..api import QUEUED, RecipientResult, SendResult, SerwerSmsClient, SerwerSmsNotFoundError
 from ..const import (
     CONF_DEFAULT_TITLE,
     CONF_MAX_IMAGE_KB,
@@ -24,14 +30,10 @@ from ..const import (
     DEFAULT_TITLE,
     DOMAIN,
     EVENT_MMS_SENT,
-    ISSUE_CREDITS_EXHAUSTED,
-    ISSUE_MMS_NOT_PERMITTED,
     MAX_ATTACHMENTS,
     MAX_RECIPIENTS,
     MAX_TITLE_LENGTH,
 )
-from ..errors import gateway_error
-from ..issue import clear_issue
 from . import attachments
 from .attachments import Attachment, AttachmentSources
 from .images import FittedImage, ImageTooLargeError, NotAnImageError, fit_images
@@ -64,6 +66,80 @@ class MmsRequest:
     test: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MmsOutcome:
+    """What one run of the pipeline did: every number's outcome and the files the MMS carried.
+
+    `recipients` are in the order the numbers were given (normalised, each number once); a queued
+    number carries the gateway's message id. `files` are the pictures this send uploaded or reused,
+    `file_ids` every file the MMS carried (those plus the caller's `file_id`s).
+    """
+
+    entry_id: str
+    title: str
+    test: bool
+    date: datetime | None
+    recipients: tuple[RecipientResult, ...]
+    files: tuple[UploadedFile, ...]
+    file_ids: tuple[str, ...]
+    deferred: bool = False
+
+    @property
+    def queued(self) -> int:
+        """How many numbers the gateway accepted."""
+        return sum(1 for item in self.recipients if item.status == QUEUED)
+
+    @property
+    def unsent(self) -> int:
+        """How many numbers were not accepted (refused, or with an unknown outcome)."""
+        return len(self.recipients) - self.queued
+
+    def response(self, phones: Sequence[str] | None = None) -> dict[str, Any]:
+        """The contract's response object for the normalised `phones`, in their order (default: all)."""
+        if phones is None:
+            chosen = list(self.recipients)
+        else:
+            by_phone = {r.phone: r for r in self.recipients}
+            chosen = [by_phone[phone] for phone in dict.fromkeys(phones) if phone in by_phone]
+        queued = sum(1 for r in chosen if r.status == QUEUED)
+        return {
+            "queued": queued,
+            "unsent": len(chosen) - queued,
+            "recipients": [_recipient_response(r) for r in chosen],
+            "files": [f.as_dict() for f in self.files],
+        }
+
+    def event_data(self) -> dict[str, Any]:
+        """The `serwersms_mms_sent` event's data (no secrets: numbers, ids and counts only)."""
+        return {
+            "entry_id": self.entry_id,
+            "title": self.title,
+            "queued": self.queued,
+            "unsent": self.unsent,
+            "test": self.test,
+            "deferred": self.deferred,
+            "file_ids": list(self.file_ids),
+            "recipients": [
+                {"phone": r.phone, "status": r.status, "id": r.id, "error_code": r.error_code}
+                for r in self.recipients
+            ],
+        }
+
+
+def _recipient_response(item: RecipientResult) -> dict[str, Any]:
+    if item.status == QUEUED:
+        return {"phone": item.phone, "status": item.status, "id": item.id}
+    return {
+        "phone": item.phone,
+        "status": item.status,
+        "error_code": item.error_code,
+        "error": item.error_message,
+    }
+
+
+type SendListener = Callable[[MmsOutcome], None]
+
+
 def invalid(key: str, **placeholders: str) -> ServiceValidationError:
     """A translated caller mistake."""
     return ServiceValidationError(
@@ -75,20 +151,21 @@ class MmsSender:
     """Sends MMS for one account."""
 
     def __init__(
-        self,
-        hass: HomeAssistant,
-        entry: ConfigEntry,
-        client: SerwerSmsClient,
-        files: FileIdCache,
-        on_sent: Callable[[int], None],
+        self, hass: HomeAssistant, entry: ConfigEntry, client: SerwerSmsClient, files: FileIdCache
     ) -> None:
-        """Bind the pipeline to one account; `on_sent(queued)` is told how many MMS went out."""
+        """Bind the pipeline to one account."""
         self._hass = hass
         self._entry = entry
         self._client = client
         self._files = files
-        self._on_sent = on_sent
+        self._listeners: list[SendListener] = []
         self._fitted: OrderedDict[tuple[str, int], asyncio.Future[list[FittedImage]]] = OrderedDict()
+
+    @callback
+    def async_add_listener(self, listener: SendListener) -> Callable[[], None]:
+        """Call `listener(outcome)` after every completed send; returns a function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # --- validation ----------------------------------------------------------------------------
 
@@ -150,14 +227,11 @@ class MmsSender:
             raise invalid("image_too_large") from err
 
     async def _upload(self, fitted: list[FittedImage]) -> list[UploadedFile]:
-        try:
-            return list(
-                await asyncio.gather(
-                    *(self._files.async_get_or_upload(f.content, f.filename, f.content_type) for f in fitted)
-                )
+        return list(
+            await asyncio.gather(
+                *(self._files.async_get_or_upload(f.content, f.filename, f.content_type) for f in fitted)
             )
-        except SerwerSmsError as err:
-            raise gateway_error(self._hass, self._entry, err) from err
+        )
 
     async def _collect_and_fit(self, sources: AttachmentSources, budget: int) -> list[FittedImage]:
         await attachments.check_sources(self._hass, sources)
@@ -170,8 +244,8 @@ class MmsSender:
 
     # --- sending -------------------------------------------------------------------------------
 
-    async def async_send(self, request: MmsRequest) -> dict[str, Any]:
-        """Send one MMS to every phone of `request`; returns the contract's response object."""
+    async def async_send(self, request: MmsRequest) -> MmsOutcome:
+        """Send one MMS to every number of `request` (each once); tell the listeners what happened."""
         title = self._title(request.title)
         attachment_count = len(request.sources) + len(request.file_ids)
         if attachment_count > MAX_ATTACHMENTS:
@@ -186,84 +260,47 @@ class MmsSender:
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         reused = {f.id for f in uploaded if not f.uploaded}
         try:
-            result = await self._send(
-                phones, title, file_ids, request, date, lost_files_expected=bool(reused)
-            )
+            result = await self._send(phones, title, file_ids, request, date)
         except SerwerSmsNotFoundError:
+            if not reused:
+                raise
             # The gateway lost a file we reused (deleted in the panel?): the send was refused as a
             # whole, so upload those files again, once, and send again.
             _LOGGER.info("The gateway no longer has %d reused file(s); uploading them again", len(reused))
             self._files.forget(reused)
             uploaded = await self._upload(fitted)
             file_ids = [f.id for f in uploaded] + list(request.file_ids)
-            result = await self._send(phones, title, file_ids, request, date, lost_files_expected=False)
-        return self._finish(result, title, uploaded, file_ids, request.test)
+            result = await self._send(phones, title, file_ids, request, date)
+        outcome = MmsOutcome(
+            entry_id=self._entry.entry_id,
+            title=title,
+            test=request.test,
+            date=date,
+            recipients=result.recipients,
+            files=tuple(uploaded),
+            file_ids=tuple(file_ids),
+        )
+        self._async_completed(outcome)
+        return outcome
 
     async def _send(
-        self,
-        phones: list[str],
-        title: str,
-        file_ids: list[str],
-        request: MmsRequest,
-        date: datetime | None,
-        *,
-        lost_files_expected: bool,
+        self, phones: list[str], title: str, file_ids: list[str], request: MmsRequest, date: datetime | None
     ) -> SendResult:
-        try:
-            return await self._client.send_mms(
-                phones,
-                title=title,
-                file_ids=file_ids,
-                text=request.message or None,
-                date=date,
-                test=request.test,
-            )
-        except SerwerSmsNotFoundError as err:
-            if lost_files_expected:
-                raise
-            raise gateway_error(self._hass, self._entry, err) from err
-        except SerwerSmsError as err:
-            raise gateway_error(self._hass, self._entry, err) from err
-
-    def _finish(
-        self, result: SendResult, title: str, uploaded: list[UploadedFile], file_ids: list[str], test: bool
-    ) -> dict[str, Any]:
-        recipients: list[dict[str, Any]] = []
-        for item in result.recipients:
-            if item.status == QUEUED:
-                recipients.append({"phone": item.phone, "status": item.status, "id": item.id})
-            else:
-                recipients.append(
-                    {
-                        "phone": item.phone,
-                        "status": item.status,
-                        "error_code": item.error_code,
-                        "error": item.error_message,
-                    }
-                )
-        if result.queued:
-            clear_issue(self._hass, self._entry, ISSUE_CREDITS_EXHAUSTED)
-            clear_issue(self._hass, self._entry, ISSUE_MMS_NOT_PERMITTED)
-            if not test:
-                self._on_sent(result.queued)
-        self._hass.bus.async_fire(
-            EVENT_MMS_SENT,
-            {
-                "entry_id": self._entry.entry_id,
-                "title": title,
-                "queued": result.queued,
-                "unsent": result.unsent,
-                "test": test,
-                "file_ids": file_ids,
-                "recipients": [
-                    {"phone": r.phone, "status": r.status, "id": r.id, "error_code": r.error_code}
-                    for r in result.recipients
-                ],
-            },
+        return await self._client.send_mms(
+            phones,
+            title=title,
+            file_ids=file_ids,
+            text=request.message or None,
+            date=date,
+            test=request.test,
         )
-        return {
-            "queued": result.queued,
-            "unsent": result.unsent,
-            "recipients": recipients,
-            "files": [f.as_dict() for f in uploaded],
-        }
+
+    @callback
+    def _async_completed(self, outcome: MmsOutcome) -> None:
+        """Tell the listeners, then the bus: the one place a completed send is announced."""
+        for listener in list(self._listeners):
+            try:
+                listener(outcome)
+            except Exception:
+                _LOGGER.exception("A send listener failed")
+        self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data())
