@@ -76,11 +76,17 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/serwersms in every test."""
 
 
-def entry_data(sim: SerwerSmsSimulator, method: str = "token") -> dict[str, str]:
-    """Config entry data for an account on the simulator."""
+def entry_data(
+    sim: SerwerSmsSimulator, method: str = "token", *, legacy_service: str | None = "serwersms"
+) -> dict[str, str]:
+    """Config entry data for an account on the simulator, as the current version stores it."""
     if method == "token":
-        return {"auth_method": "token", "api_token": TOKEN, "api_url": sim.url}
-    return {"auth_method": "credentials", "username": USERNAME, "password": PASSWORD, "api_url": sim.url}
+        data = {"auth_method": "token", "api_token": TOKEN, "api_url": sim.url}
+    else:
+        data = {"auth_method": "credentials", "username": USERNAME, "password": PASSWORD, "api_url": sim.url}
+    if legacy_service is not None:
+        data["legacy_service"] = legacy_service
+    return data
 
 
 @pytest.fixture
@@ -98,6 +104,8 @@ def config_entry(simulator: SerwerSmsSimulator, recipients: list[tuple[str, list
         domain="serwersms",
         title="SerwerSMS",
         unique_id="test-account",
+        version=1,
+        minor_version=2,
         data=entry_data(simulator),
         subentries_data=[
             ConfigSubentryData(

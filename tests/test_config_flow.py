@@ -8,7 +8,7 @@ from unittest.mock import patch
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -38,10 +38,25 @@ async def test_token_account_is_created_after_checking_it(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "SerwerSMS"
-    assert result["data"] == {"auth_method": "token", "api_token": TOKEN, "api_url": simulator.url}
+    assert result["data"] == {
+        "auth_method": "token",
+        "api_token": TOKEN,
+        "api_url": simulator.url,
+        "legacy_service": "serwersms",
+    }
     entry = result["result"]
     assert TOKEN not in entry.unique_id
     assert simulator.requests_to("account/limits")
+    # The flow goes straight on to the account's first recipient.
+    flow_type, flow_id = result["next_flow"]
+    assert flow_type == config_entries.FlowType.CONFIG_SUBENTRIES_FLOW
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Mom", "phone": "500 600 700"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert [sub.title for sub in entry.subentries.values()] == ["Mom"]
+    assert hass.states.get("notify.mom_mms") is not None
 
 
 async def test_credentials_account_is_created(hass: HomeAssistant, simulator: SerwerSmsSimulator) -> None:
@@ -56,6 +71,7 @@ async def test_credentials_account_is_created(hass: HomeAssistant, simulator: Se
         "username": USERNAME,
         "password": PASSWORD,
         "api_url": simulator.url,
+        "legacy_service": "serwersms",
     }
     assert USERNAME not in result["result"].unique_id
     assert PASSWORD not in result["result"].unique_id
@@ -160,14 +176,21 @@ async def test_same_account_cannot_be_added_twice(hass: HomeAssistant, simulator
     assert result["reason"] == "already_configured"
 
 
-async def test_second_account_gets_its_own_title(hass: HomeAssistant, simulator: SerwerSmsSimulator) -> None:
-    MockConfigEntry(domain="serwersms", data={}, unique_id="other").add_to_hass(hass)
+async def test_second_account_gets_its_own_title_and_service_name(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator
+) -> None:
+    MockConfigEntry(
+        domain="serwersms", data={"legacy_service": "serwersms"}, unique_id="other", minor_version=2
+    ).add_to_hass(hass)
     result = await _start(hass, "credentials")
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {"username": USERNAME, "password": PASSWORD, "advanced": {"api_url": simulator.url}},
     )
     assert result["title"] == "SerwerSMS 2"
+    assert result["data"]["legacy_service"] == "serwersms_2"
+    await hass.async_block_till_done()
+    assert hass.services.has_service("notify", "serwersms_2")
 
 
 # --- reauth ------------------------------------------------------------------------------------
@@ -212,7 +235,7 @@ async def test_reauth_of_an_api_user_asks_only_the_password(
 async def test_reauth_cannot_take_over_another_account(
     hass: HomeAssistant, simulator: SerwerSmsSimulator
 ) -> None:
-    other = {**entry_data(simulator), "api_token": "other-token"}
+    other = {**entry_data(simulator, legacy_service="serwersms_2"), "api_token": "other-token"}
     MockConfigEntry(domain="serwersms", data=other, unique_id=account_unique_id(other)).add_to_hass(hass)
     data = entry_data(simulator)
     entry = MockConfigEntry(domain="serwersms", data=data, unique_id=account_unique_id(data))
@@ -284,22 +307,79 @@ async def test_reconfigure_cannot_collide_with_another_account(
 # --- options -----------------------------------------------------------------------------------
 
 
-async def test_options_title_and_image_budget(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:
+async def test_options_form_shows_current_values_and_applies_without_reload(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    runtime = loaded_entry.runtime_data
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     assert result["step_id"] == "init"
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"default_title": "x" * 41, "max_image_kb": 300}
-    )
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    # Nothing stored yet: the form suggests the defaults of the contract.
+    assert suggested == {
+        "default_title": "Home Assistant",
+        "max_image_kb": 300,
+        "outbox_minutes": 15,
+        "daily_limit": 100,
+        "keep_uploads_days": 30,
+    }
+    form = {
+        "default_title": "x" * 41,
+        "max_image_kb": 300,
+        "outbox_minutes": 15,
+        "daily_limit": 100,
+        "keep_uploads_days": 30,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], form)
     assert result["errors"] == {"default_title": "title_too_long"}
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"default_title": "  ", "max_image_kb": 300}
+        result["flow_id"], {**form, "default_title": "  "}
     )
     assert result["errors"] == {"default_title": "title_empty"}
-    result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {"default_title": "Alarm domowy", "max_image_kb": 250}
-    )
+    chosen = {
+        "default_title": "Alarm domowy",
+        "max_image_kb": 250,
+        "outbox_minutes": 0,
+        "daily_limit": 20,
+        "keep_uploads_days": 7,
+    }
+    result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert loaded_entry.options == {"default_title": "Alarm domowy", "max_image_kb": 250}
+    await hass.async_block_till_done()
+    assert loaded_entry.options == chosen
+    # Not reloaded: the same runtime objects, and the next send already uses the new title.
+    assert loaded_entry.runtime_data is runtime
+    await hass.services.async_call("notify", "send_message", {"entity_id": "notify.mom_mms", "message": "Hi"})
+    await hass.async_block_till_done()
+    assert simulator.requests_to("messages/send_mms")[-1].fields["title"] == "Alarm domowy"
+    # Opened again, the form shows what is stored.
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+    assert suggested == chosen
+
+
+async def test_every_option_has_a_translated_description() -> None:
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from custom_components.serwersms.config_flow import OPTIONS_SCHEMA  # noqa: PLC0415
+
+    options = {str(key) for key in OPTIONS_SCHEMA.schema}
+    assert options == {"default_title", "max_image_kb", "outbox_minutes", "daily_limit", "keep_uploads_days"}
+    for language in ("en", "pl"):
+        strings = json.loads(
+            (Path("custom_components/serwersms/translations") / f"{language}.json").read_text()
+        )["options"]["step"]["init"]
+        assert set(strings["data"]) == options, language
+        assert set(strings["data_description"]) == options, language
+        assert all(len(text) > 20 for text in strings["data_description"].values()), language
 
 
 # --- recipients --------------------------------------------------------------------------------
@@ -370,6 +450,35 @@ async def test_editing_and_removing_a_recipient_updates_entities(
     ]
     assert notify_entities == ["notify.mom_mms"]
     assert hass.states.get("notify.family_mms") is None
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), loaded_entry.entry_id)
+    assert sorted(d.name for d in devices) == ["Mama", "SerwerSMS"]
+
+
+async def test_the_same_numbers_cannot_be_added_twice(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    # Family is +48500600701 and +48500600702: the same set in another order and spelling.
+    result = await _add_recipient(
+        hass, loaded_entry, {"name": "Again", "phone": "0048500600702; 500 600 701"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    # A different set (a subset) is a different recipient.
+    result = await _add_recipient(hass, loaded_entry, {"name": "Only one", "phone": "500 600 701"})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # Editing Mom into Family's numbers is refused too; editing Mom's name alone is not.
+    mom = next(sub for sub in loaded_entry.subentries.values() if sub.title == "Mom")
+    result = await loaded_entry.start_subentry_reconfigure_flow(hass, mom.subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Mom", "phone": "+48500600701, +48500600702"}
+    )
+    assert result["reason"] == "already_configured"
+    assert loaded_entry.subentries[mom.subentry_id].data["phone"] == ["+48500600700"]
+    result = await loaded_entry.start_subentry_reconfigure_flow(hass, mom.subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": "Mama", "phone": "+48500600700"}
+    )
+    assert result["reason"] == "reconfigure_successful"
 
 
 @pytest.fixture

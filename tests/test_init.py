@@ -104,7 +104,9 @@ async def test_file_ids_survive_a_restart_and_go_with_the_account(
 async def test_second_account_gets_its_own_legacy_service(
     hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    second = MockConfigEntry(domain="serwersms", data=dict(loaded_entry.data), unique_id="second")
+    # Stored by 1.1 (no service name yet): the upgrade gives it the first name not taken.
+    data = {key: value for key, value in loaded_entry.data.items() if key != "legacy_service"}
+    second = MockConfigEntry(domain="serwersms", data=data, unique_id="second")
     second.add_to_hass(hass)
     assert await hass.config_entries.async_setup(second.entry_id)
     await hass.async_block_till_done()

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .api import DEFAULT_BASE_URL, SerwerSmsClient
-from .const import AUTH_TOKEN, CONF_API_TOKEN, CONF_API_URL, CONF_AUTH_METHOD, DOMAIN
+from .const import (
+    AUTH_TOKEN,
+    CONF_API_TOKEN,
+    CONF_API_URL,
+    CONF_AUTH_METHOD,
+    CONF_LEGACY_SERVICE,
+    DOMAIN,
+    SUBENTRY_RECIPIENT,
+)
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
-from .entity import account_device_info
+from .entity import account_device_info, recipient_device_info
 from .issue import clear_all_issues, clear_send_issues
-from .legacy_notify import async_register_legacy_service, async_remove_legacy_service
+from .legacy_notify import (
+    assign_legacy_service_names,
+    async_register_legacy_service,
+    async_remove_legacy_service,
+)
 from .mms.sender import MmsOutcome, MmsSender
 from .mms.uploads import FileIdCache
 from .services import async_setup_services
+
+_LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -54,9 +71,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     )
     entry.runtime_data = SerwerSmsRuntimeData(client, account_device.id, coordinator, files, sender)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    async_register_legacy_service(hass, entry)
+    await async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
+    loaded_shape = _shape(entry)
+
+    async def _async_entry_updated(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
+        # Options are read afresh by every send: only new credentials or recipients need a reload.
+        if _shape(entry) != loaded_shape:
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     entry.async_on_unload(files.async_save)
     return True
 
@@ -68,9 +92,51 @@ def _async_after_send(hass: HomeAssistant, entry: SerwerSmsConfigEntry, sent: Mm
         entry.runtime_data.coordinator.note_sent(sent.queued)
 
 
-async def _async_reload(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
-    """Options or recipients changed: reload so entities follow without a restart."""
-    hass.config_entries.async_schedule_reload(entry.entry_id)
+def _shape(entry: SerwerSmsConfigEntry) -> tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]:
+    """What the loaded account was built from: its data, and its recipients' titles and data."""
+    return dict(entry.data), {sub_id: (sub.title, dict(sub.data)) for sub_id, sub in entry.subentries.items()}
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:
+    """Bring an account stored by an older version up to date, keeping every entity id."""
+    if entry.version > 1:
+        return False  # stored by a newer version: do not touch it
+    if entry.minor_version < 2:
+        _migrate_to_recipient_devices(hass, entry)
+        names = assign_legacy_service_names(hass.config_entries.async_entries(DOMAIN, include_ignore=False))
+        data = {**entry.data}
+        if entry.entry_id in names:
+            data[CONF_LEGACY_SERVICE] = names[entry.entry_id]
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        _LOGGER.debug("Migrated SerwerSMS account %s to 1.2", entry.entry_id)
+    return True
+
+
+def _migrate_to_recipient_devices(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
+    """1.1 → 1.2: move each recipient's entities from the account's device onto the recipient's own.
+
+    Up to 1.1 every entity sat on the account's one service device, not tied to its subentry. Now
+    each recipient has a device linked to its subentry (as core telegram_bot did in its 1.3).
+    """
+    device_registry = dr.async_get(hass)
+    entity_registry = er.async_get(hass)
+    account = device_registry.async_get_or_create(
+        config_entry_id=entry.entry_id, **account_device_info(entry)
+    )
+    registered = er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+    for subentry_id, subentry in entry.subentries.items():
+        if subentry.subentry_type != SUBENTRY_RECIPIENT:
+            continue
+        device = device_registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            config_subentry_id=subentry_id,
+            **recipient_device_info(entry, subentry, account.id),
+        )
+        for registry_entry in registered:
+            if registry_entry.unique_id.startswith(f"{entry.entry_id}_{subentry_id}"):
+                entity_registry.async_update_entity(
+                    registry_entry.entity_id, config_subentry_id=subentry_id, device_id=device.id
+                )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:

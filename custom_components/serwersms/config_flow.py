@@ -9,11 +9,14 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import (
+    SOURCE_USER,
     ConfigEntry,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    FlowType,
     OptionsFlow,
+    SubentryFlowContext,
     SubentryFlowResult,
 )
 from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
@@ -49,17 +52,28 @@ from .const import (
     CONF_API_TOKEN,
     CONF_API_URL,
     CONF_AUTH_METHOD,
+    CONF_DAILY_LIMIT,
     CONF_DEFAULT_TITLE,
+    CONF_KEEP_UPLOADS_DAYS,
+    CONF_LEGACY_SERVICE,
     CONF_MAX_IMAGE_KB,
+    CONF_OUTBOX_MINUTES,
     CONF_PHONE,
+    DEFAULT_DAILY_LIMIT,
+    DEFAULT_KEEP_UPLOADS_DAYS,
     DEFAULT_MAX_IMAGE_KB,
+    DEFAULT_OUTBOX_MINUTES,
     DEFAULT_TITLE,
     DOMAIN,
+    MAX_DAILY_LIMIT,
     MAX_IMAGE_KB,
+    MAX_KEEP_UPLOADS_DAYS,
+    MAX_OUTBOX_MINUTES,
     MAX_TITLE_LENGTH,
     MIN_IMAGE_KB,
     SUBENTRY_RECIPIENT,
 )
+from .legacy_notify import legacy_service_names, next_legacy_service_name
 from .mms.recipients import InvalidPhoneNumberError, normalize_phones
 
 _LOGGER = logging.getLogger(__name__)
@@ -108,9 +122,9 @@ def _advanced_section(api_url: str = DEFAULT_BASE_URL) -> dict[vol.Marker, Any]:
 
 def _auth_schema(method: str, api_url: str = DEFAULT_BASE_URL) -> vol.Schema:
     if method == AUTH_TOKEN:
-        fields: dict[vol.Marker, Any] = {vol.Required(CONF_API_TOKEN): _PASSWORD}
+        fields: dict[vol.Marker, Any] = {vol.Required(vol.Secret(CONF_API_TOKEN)): _PASSWORD}
     else:
-        fields = {vol.Required(CONF_USERNAME): _TEXT, vol.Required(CONF_PASSWORD): _PASSWORD}
+        fields = {vol.Required(CONF_USERNAME): _TEXT, vol.Required(vol.Secret(CONF_PASSWORD)): _PASSWORD}
     return vol.Schema({**fields, **_advanced_section(api_url)})
 
 
@@ -159,7 +173,8 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a SerwerSMS account."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    # 1.2: recipients own their devices; the legacy notify service name is stored with the account.
+    MINOR_VERSION = 2
 
     @staticmethod
     @callback
@@ -198,10 +213,21 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(account_unique_id(data))
                 self._abort_if_unique_id_configured()
                 if (error := await _async_check(self, data)) is None:
+                    taken = legacy_service_names(self.hass)
+                    data[CONF_LEGACY_SERVICE] = next_legacy_service_name(taken)
                     return self.async_create_entry(title=self._title(), data=data)
                 errors["base"] = error
         schema = self.add_suggested_values_to_schema(_auth_schema(method), user_input or {})
         return self.async_show_form(step_id=method, data_schema=schema, errors=errors)
+
+    async def async_on_create_entry(self, result: ConfigFlowResult) -> ConfigFlowResult:
+        """Go straight on to the account's first recipient, as core ntfy does."""
+        subentry = await self.hass.config_entries.subentries.async_init(
+            (result["result"].entry_id, SUBENTRY_RECIPIENT),
+            context=SubentryFlowContext(source=SOURCE_USER),
+        )
+        result["next_flow"] = (FlowType.CONFIG_SUBENTRIES_FLOW, subentry["flow_id"])
+        return result
 
     def _title(self) -> str:
         count = len(self._async_current_entries(include_ignore=False))
@@ -235,7 +261,7 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
             placeholders["username"] = entry.data.get(CONF_USERNAME, "")
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=vol.Schema({vol.Required(secret_key): _PASSWORD}),
+            data_schema=vol.Schema({vol.Required(vol.Secret(secret_key)): _PASSWORD}),
             errors=errors,
             description_placeholders=placeholders,
         )
@@ -256,15 +282,15 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
                 errors["base"] = "invalid_api_url"
             else:
                 if (error := await _async_check(self, data)) is None:
-                    return await self._async_update_entry(entry, data)
+                    return await self._async_update_entry(entry, {**entry.data, **data})
                 errors["base"] = error
         api_url = entry.data.get(CONF_API_URL, DEFAULT_BASE_URL)
         if method == AUTH_TOKEN:
-            fields: dict[vol.Marker, Any] = {vol.Optional(CONF_API_TOKEN): _PASSWORD}
+            fields: dict[vol.Marker, Any] = {vol.Optional(vol.Secret(CONF_API_TOKEN)): _PASSWORD}
         else:
             fields = {
                 vol.Required(CONF_USERNAME, default=entry.data.get(CONF_USERNAME, "")): _TEXT,
-                vol.Optional(CONF_PASSWORD): _PASSWORD,
+                vol.Optional(vol.Secret(CONF_PASSWORD)): _PASSWORD,
             }
         return self.async_show_form(
             step_id="reconfigure",
@@ -273,40 +299,55 @@ class SerwerSmsConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
+def _number(minimum: int, maximum: int, step: int, unit: str) -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=minimum, max=maximum, step=step, mode=NumberSelectorMode.BOX, unit_of_measurement=unit
+        )
+    )
+
+
+# Every option with its default; the form shows the stored value (or the default) as a suggestion.
+OPTION_DEFAULTS: dict[str, Any] = {
+    CONF_DEFAULT_TITLE: DEFAULT_TITLE,
+    CONF_MAX_IMAGE_KB: DEFAULT_MAX_IMAGE_KB,
+    CONF_OUTBOX_MINUTES: DEFAULT_OUTBOX_MINUTES,
+    CONF_DAILY_LIMIT: DEFAULT_DAILY_LIMIT,
+    CONF_KEEP_UPLOADS_DAYS: DEFAULT_KEEP_UPLOADS_DAYS,
+}
+
+OPTIONS_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_DEFAULT_TITLE): _TEXT,
+        vol.Required(CONF_MAX_IMAGE_KB): _number(MIN_IMAGE_KB, MAX_IMAGE_KB, 10, "KB"),
+        vol.Required(CONF_OUTBOX_MINUTES): _number(0, MAX_OUTBOX_MINUTES, 1, "min"),
+        vol.Required(CONF_DAILY_LIMIT): _number(0, MAX_DAILY_LIMIT, 1, "MMS"),
+        vol.Required(CONF_KEEP_UPLOADS_DAYS): _number(0, MAX_KEEP_UPLOADS_DAYS, 1, "d"),
+    }
+)
+
+
 class SerwerSmsOptionsFlow(OptionsFlow):
-    """Default MMS title and the image budget."""
+    """Default title, MMS size budget, outbox, daily limit and gateway storage; applied on the next send."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """One form."""
+        """One form; the account is not reloaded, every send reads the options afresh."""
         errors: dict[str, str] = {}
         if user_input is not None:
             title = str(user_input[CONF_DEFAULT_TITLE]).strip()
             if not title or len(title) > MAX_TITLE_LENGTH:
                 errors[CONF_DEFAULT_TITLE] = "title_too_long" if title else "title_empty"
             else:
-                return self.async_create_entry(
-                    data={CONF_DEFAULT_TITLE: title, CONF_MAX_IMAGE_KB: int(user_input[CONF_MAX_IMAGE_KB])}
-                )
-        options = self.config_entry.options
-        schema = vol.Schema(
-            {
-                vol.Required(
-                    CONF_DEFAULT_TITLE, default=options.get(CONF_DEFAULT_TITLE, DEFAULT_TITLE)
-                ): _TEXT,
-                vol.Required(
-                    CONF_MAX_IMAGE_KB, default=options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)
-                ): NumberSelector(
-                    NumberSelectorConfig(
-                        min=MIN_IMAGE_KB,
-                        max=MAX_IMAGE_KB,
-                        step=10,
-                        mode=NumberSelectorMode.BOX,
-                        unit_of_measurement="KB",
-                    )
-                ),
-            }
+                options: dict[str, Any] = {
+                    key: int(user_input[key]) for key in OPTION_DEFAULTS if key != CONF_DEFAULT_TITLE
+                }
+                return self.async_create_entry(data={CONF_DEFAULT_TITLE: title, **options})
+        current = {**OPTION_DEFAULTS, **self.config_entry.options, **(user_input or {})}
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),
+            errors=errors,
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
 
 
 def _validate_recipient(user_input: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str], str]:
@@ -323,6 +364,16 @@ def _validate_recipient(user_input: dict[str, Any]) -> tuple[dict[str, Any] | No
     return {CONF_NAME: name, CONF_PHONE: phones}, {}, ""
 
 
+def _numbers_taken(entry: ConfigEntry, phones: list[str], *, except_id: str | None = None) -> bool:
+    """Whether another recipient of the account already has exactly this set of numbers."""
+    wanted = set(phones)
+    return any(
+        set(sub.data.get(CONF_PHONE, [])) == wanted
+        for sub in entry.subentries.values()
+        if sub.subentry_type == SUBENTRY_RECIPIENT and sub.subentry_id != except_id
+    )
+
+
 def _recipient_schema() -> vol.Schema:
     return vol.Schema({vol.Required(CONF_NAME): _TEXT, vol.Required(CONF_PHONE): _TEXT})
 
@@ -337,6 +388,8 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data, errors, number = _validate_recipient(user_input)
             if data is not None:
+                if _numbers_taken(self._get_entry(), data[CONF_PHONE]):
+                    return self.async_abort(reason="already_configured")
                 return self.async_create_entry(title=data[CONF_NAME], data=data)
         return self.async_show_form(
             step_id="user",
@@ -353,6 +406,8 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             data, errors, number = _validate_recipient(user_input)
             if data is not None:
+                if _numbers_taken(self._get_entry(), data[CONF_PHONE], except_id=subentry.subentry_id):
+                    return self.async_abort(reason="already_configured")
                 return self.async_update_and_abort(
                     self._get_entry(), subentry, title=data[CONF_NAME], data=data
                 )

@@ -19,6 +19,17 @@ DEFAULT_TITLE: Final = "Home Assistant"
 DEFAULT_MAX_IMAGE_KB: Final = 300
 MIN_IMAGE_KB: Final = 30
 MAX_IMAGE_KB: Final = 2000
+CONF_OUTBOX_MINUTES: Final = "outbox_minutes"
+DEFAULT_OUTBOX_MINUTES: Final = 15
+MAX_OUTBOX_MINUTES: Final = 1440
+CONF_DAILY_LIMIT: Final = "daily_limit"
+DEFAULT_DAILY_LIMIT: Final = 100
+MAX_DAILY_LIMIT: Final = 100_000
+CONF_KEEP_UPLOADS_DAYS: Final = "keep_uploads_days"
+DEFAULT_KEEP_UPLOADS_DAYS: Final = 30
+MAX_KEEP_UPLOADS_DAYS: Final = 3650
+# The name of the account's legacy `notify.<name>` service, fixed when the account is added.
+CONF_LEGACY_SERVICE: Final = "legacy_service"
 
 SUBENTRY_RECIPIENT: Final = "recipient"
 CONF_PHONE: Final = "phone"

@@ -64,7 +64,13 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
         return limit
 
     def note_sent(self, queued: int) -> None:
-        """Count MMS just sent against the credits, without asking the gateway again."""
+        """Count MMS just sent against the credits, without asking the gateway again.
+
+        Not `async_set_updated_data`: that would restart the hourly timer (an account sending more
+        often than hourly would never be polled again, and a top-up never seen) and mark a failed
+        poll as a success.
+        """
         if self.data is not None and self.data.value is not None:
             remaining = max(0, self.data.value - queued)
-            self.async_set_updated_data(replace(self.data, value=remaining, raw_value=str(remaining)))
+            self.data = replace(self.data, value=remaining, raw_value=str(remaining))
+            self.async_update_listeners()
