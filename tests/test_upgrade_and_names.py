@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryDisabler, ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -202,6 +202,29 @@ async def test_upgrade_of_two_accounts_names_them_in_the_order_they_were_added(
     await hass.async_block_till_done()
     assert older.data["legacy_service"] == "serwersms"
     assert newer.data["legacy_service"] == "serwersms_2"
+
+
+async def test_upgrade_keeps_notify_serwersms_on_the_enabled_account_when_an_older_one_is_disabled(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator
+) -> None:
+    # Up to 1.1 a disabled account registered nothing, so the enabled one was notify.serwersms.
+    older = _v11_entry(simulator, "older", "Dom")
+    older.disabled_by = ConfigEntryDisabler.USER
+    newer = _v11_entry(simulator, "newer", "Biuro")
+    older.add_to_hass(hass)
+    newer.add_to_hass(hass)
+    assert await async_setup_component(hass, "serwersms", {})
+    await hass.async_block_till_done()
+    assert newer.state is ConfigEntryState.LOADED
+    assert newer.data["legacy_service"] == "serwersms"
+    await _assert_registered_for(hass, simulator, {"serwersms": "Biuro"})
+    assert not hass.services.has_service("notify", "serwersms_2")
+    # Enabled again later, the older account takes the next free name, as 1.1 gave it then.
+    assert await hass.config_entries.async_set_disabled_by(older.entry_id, None)
+    await hass.async_block_till_done()
+    assert older.state is ConfigEntryState.LOADED
+    assert older.data["legacy_service"] == "serwersms_2"
+    await _assert_registered_for(hass, simulator, {"serwersms": "Biuro", "serwersms_2": "Dom"})
 
 
 async def test_legacy_service_is_described_in_home_assistants_language(

@@ -63,10 +63,12 @@ def assign_legacy_service_names(entries: list[ConfigEntry]) -> dict[str, str]:
     """Names for accounts that have none yet (stored before 1.2), in the order the accounts were added.
 
     Deterministic, so migrating the accounts one by one in any order gives each the same name.
+    Disabled accounts come after the enabled ones: up to 1.1 a disabled account registered no
+    service, so the enabled accounts held the first names, and their automations call those.
     """
     taken = {str(e.data[CONF_LEGACY_SERVICE]) for e in entries if e.data.get(CONF_LEGACY_SERVICE)}
     assigned: dict[str, str] = {}
-    for entry in entries:
+    for entry in sorted(entries, key=lambda e: e.disabled_by is not None):
         if not entry.data.get(CONF_LEGACY_SERVICE):
             assigned[entry.entry_id] = name = next_legacy_service_name(taken)
             taken.add(name)
