@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 import json
@@ -109,7 +110,8 @@ class Fault:
     kind: `timeout` (hold the reply, do nothing), `hang_after` (do the work, then hold the reply),
     `status` (answer HTTP `status`; 429 carries `retry_after`), `reset` (drop the connection),
     `malformed` (do the work, answer broken JSON), `html` (an HTML error page with `status`),
-    `error` (a gateway error body with `code`, HTTP 200).
+    `error` (a gateway error body with `code`, HTTP 200), `reply` (do the work, then answer `body`:
+    a JSON value, or a function of the real reply).
     """
 
     kind: str
@@ -117,6 +119,7 @@ class Fault:
     code: int = 1000
     retry_after: float | None = None
     hold: float = 3600.0
+    body: Any = None
 
 
 class _Reject(Exception):  # noqa: N818 - internal control flow, not an error type
@@ -179,6 +182,10 @@ class SerwerSmsSimulator:
         self.requests: list[RecordedRequest] = []
         self.undeliverable: set[str] = set()
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        # Called with each request as it arrives, before the gateway acts on it (tests change state here).
+        self.on_request: Callable[[RecordedRequest], None] | None = None
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.most_in_flight: dict[str, int] = defaultdict(int)
         self._runner: web.AppRunner | None = None
         self._holds: set[asyncio.Future[None]] = set()
         self.url = ""
@@ -297,6 +304,14 @@ class SerwerSmsSimulator:
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
         endpoint = f"{request.match_info['module']}/{request.match_info['action'].removesuffix('.json')}"
+        self.in_flight[endpoint] += 1
+        self.most_in_flight[endpoint] = max(self.most_in_flight[endpoint], self.in_flight[endpoint])
+        try:
+            return await self._answer(endpoint, request)
+        finally:
+            self.in_flight[endpoint] -= 1
+
+    async def _answer(self, endpoint: str, request: web.Request) -> web.StreamResponse:
         if self.latency:
             await asyncio.sleep(self.latency)
         queue = self._faults.get(endpoint) or self._faults.get("*")
@@ -318,6 +333,8 @@ class SerwerSmsSimulator:
             fault=fault.kind if fault else None,
         )
         self.requests.append(record)
+        if self.on_request is not None:
+            self.on_request(record)
         if fault is not None:
             early = await self._fault_before(request, fault)
             if early is not None:
@@ -334,6 +351,8 @@ class SerwerSmsSimulator:
         if fault is not None and fault.kind == "hang_after":
             await self._hold(fault.hold)
             return web.json_response(reply, status=status)
+        if fault is not None and fault.kind == "reply":
+            return web.json_response(fault.body(reply) if callable(fault.body) else fault.body)
         if fault is not None and fault.kind == "malformed":
             return web.Response(
                 text=json.dumps(reply)[: max(1, len(json.dumps(reply)) // 2)], content_type="application/json"

@@ -142,3 +142,147 @@ def test_truncated_png_that_fits_is_refused() -> None:
     whole = encode(noise(300, 200), "PNG")
     with pytest.raises(NotAnImageError):
         fit_image(whole[: len(whole) // 2], "cut.png", 300 * KB)
+
+
+# --- nothing personal leaves in a picture ---------------------------------------------------------
+
+SECRET = b"Jan Kowalski, Lipowa 5"
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def _jpeg_markers(data: bytes) -> list[tuple[int, bytes]]:
+    """The (marker, first payload bytes) of every segment before the image data."""
+    found, pos = [], 2
+    while data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        found.append((data[pos + 1], data[pos + 4 : pos + 16]))
+        pos += 2 + length
+    return found
+
+
+def _icc_profile() -> bytes:
+    from PIL import ImageCms  # noqa: PLC0415
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+@pytest.mark.filterwarnings("ignore:Image appears to be a malformed MPO file")
+def test_a_jpeg_keeps_only_what_rendering_needs() -> None:
+    clean = encode(
+        Image.linear_gradient("L").resize((320, 240)).convert("RGB"), "JPEG", icc_profile=_icc_profile()
+    )
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (52.0, 13.0, 0.0)}
+    dirty = (
+        clean[:2]
+        + _segment(0xE0, b"JFXX\0\x10" + SECRET)  # JFIF extension: a thumbnail
+        + _segment(0xE1, b"Exif\0\0" + exif.tobytes()[6:] + SECRET)
+        + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>" + SECRET)
+        + _segment(0xED, b"Photoshop 3.0\0" + SECRET)  # IPTC
+        + _segment(0xE2, b"MPF\0" + SECRET)  # multi-picture index
+        + _segment(0xE5, b"maker notes " + SECRET)
+        + _segment(0xFE, b"comment " + SECRET)
+        + clean[2:]
+        + b"second picture after the end "
+        + SECRET
+    )
+    fitted = fit_image(dirty, "cam.jpg", 300 * KB)
+    assert SECRET not in fitted.content
+    assert [
+        marker for marker, _ in _jpeg_markers(fitted.content) if 0xE0 <= marker <= 0xEF or marker == 0xFE
+    ] == [
+        0xE0,  # JFIF
+        0xE2,  # ICC profile
+    ]
+    assert fitted.content.endswith(b"\xff\xd9")
+    shown = Image.open(io.BytesIO(fitted.content))
+    assert shown.info["icc_profile"] == _icc_profile()
+    assert shown.tobytes() == Image.open(io.BytesIO(clean)).tobytes()  # not re-encoded
+
+
+def test_a_jfif_thumbnail_is_dropped() -> None:
+    clean = make_jpeg(64, 48)
+    assert clean[2:4] == b"\xff\xe0"
+    length = int.from_bytes(clean[4:6], "big")
+    thumbnail = bytes(3 * 2 * 2)
+    jfif = clean[6 : 6 + 12] + b"\x02\x02" + thumbnail  # a 2x2 RGB thumbnail after the header
+    with_thumbnail = clean[:2] + _segment(0xE0, jfif) + clean[4 + length :]
+    fitted = fit_image(with_thumbnail, "a.jpg", 300 * KB)
+    assert fitted.content == clean
+
+
+def test_a_reencoded_jpeg_keeps_its_colour_profile_but_not_its_comment() -> None:
+    big = encode(noise(2400, 1800), "JPEG", quality=95, comment=SECRET, icc_profile=_icc_profile())
+    fitted = fit_image(big, "big.jpg", 100 * KB)
+    assert SECRET not in fitted.content
+    assert len(fitted.content) <= 100 * KB
+    shown = Image.open(io.BytesIO(fitted.content))
+    assert "comment" not in shown.info
+    assert shown.info["icc_profile"] == _icc_profile()
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    kinds, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kinds.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    return kinds
+
+
+def test_a_png_loses_its_text_and_exif_chunks() -> None:
+    from PIL import PngImagePlugin  # noqa: PLC0415
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", SECRET.decode())
+    text.add_text("Comment", SECRET.decode(), zip=True)
+    text.add_itxt("Location", SECRET.decode())
+    exif = Image.Exif()
+    exif[0x010F] = SECRET.decode()
+    picture = Image.new("RGBA", (64, 48), (200, 30, 30, 128))
+    dirty = encode(picture, "PNG", pnginfo=text, exif=exif, icc_profile=_icc_profile())
+    assert {b"tEXt", b"zTXt", b"iTXt", b"eXIf"} <= set(_png_chunks(dirty))
+    fitted = fit_image(dirty, "a.png", 300 * KB)
+    assert SECRET not in fitted.content
+    assert fitted.content_type == "image/png"
+    assert _png_chunks(fitted.content) == [b"IHDR", b"iCCP", b"IDAT", b"IEND"]
+    assert Image.open(io.BytesIO(fitted.content)).tobytes() == picture.tobytes()
+
+
+def test_an_animated_gif_keeps_its_animation_but_not_its_comments() -> None:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
+    gif = encode(
+        frames[0], "GIF", save_all=True, append_images=frames[1:], loop=0, duration=200, comment=SECRET
+    )
+    header_end = 13 + 3 * 2 ** ((gif[10] & 0x07) + 1)
+    xmp = b"\x21\xff\x0bXMP DataXMP" + bytes([len(SECRET)]) + SECRET + b"\x00"
+    dirty = gif[:header_end] + xmp + gif[header_end:]
+    assert SECRET in dirty
+    fitted = fit_image(dirty, "motion.gif", 300 * KB)
+    assert SECRET not in fitted.content
+    assert fitted.content_type == "image/gif"
+    shown = Image.open(io.BytesIO(fitted.content))
+    assert shown.n_frames == 3
+    assert shown.info["loop"] == 0
+    assert shown.info["duration"] == 200
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        make_png()[:-12],  # no IEND
+        encode(Image.new("P", (40, 30), 3), "GIF")[:-1],  # no trailer
+        make_jpeg(64, 48)[:-2],  # no end of image
+    ],
+    ids=["png", "gif", "jpeg"],
+)
+def test_pictures_cut_short_are_never_sent_as_they_are(broken: bytes) -> None:
+    try:
+        fitted = fit_image(broken, "x", 300 * KB)
+    except NotAnImageError:
+        return
+    assert fitted.content != broken
+    assert fitted.content_type == "image/jpeg"  # decoded and re-encoded whole

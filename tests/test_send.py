@@ -441,12 +441,14 @@ async def test_a_lost_file_is_uploaded_once_more(
     assert front_door.snapshots == 2  # the picture already taken is uploaded again, not a new one
 
 
-async def test_an_unknown_file_id_is_a_gateway_error(
+async def test_an_unknown_file_id_is_refused_before_anything_is_sent(
     hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
 ) -> None:
-    with pytest.raises(HomeAssistantError) as err:
+    with pytest.raises(ServiceValidationError) as err:
         await send_mms(hass, MOM, file_id="0123456789")
-    assert err.value.translation_key == "file_not_on_gateway"
+    assert err.value.translation_key == "file_id_unknown"
+    assert err.value.translation_placeholders == {"file_id": "0123456789"}
+    assert gateway_calls(simulator) == ["files/index"]
 
 
 async def test_upload_failure_is_translated_and_nothing_is_sent(

@@ -81,7 +81,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
             hass.config_entries.async_schedule_reload(entry.entry_id)
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
-    entry.async_on_unload(files.async_save)
+    entry.async_on_unload(files.async_close)
     return True
 
 

@@ -95,8 +95,9 @@ def test_file_sizes_may_come_as_text() -> None:
 def test_send_reply_without_details_counts_every_phone_queued() -> None:
     result = parse_send({"success": True, "queued": 2, "unsent": 0}, ["+48500600700", "+48500600701"])
     assert [r.status for r in result.recipients] == ["queued", "queued"]
-    with pytest.raises(SerwerSmsResponseError):
-        parse_send({"success": True, "queued": 1, "unsent": 1}, ["+48500600700", "+48500600701"])
+    # a partial count does not say who: both may have been sent
+    partial = parse_send({"success": True, "queued": 1, "unsent": 1}, ["+48500600700", "+48500600701"])
+    assert [r.status for r in partial.recipients] == ["unknown", "unknown"]
 
 
 def test_error_shapes() -> None:
@@ -114,3 +115,68 @@ def test_error_shapes() -> None:
     with pytest.raises(SerwerSmsError) as limited:
         _interpret("x", 429, "soon", b"")
     assert limited.value.retry_after is None  # type: ignore[attr-defined]
+
+
+PHONES = ["+48500600700", "+48500600701", "+4845616"]
+
+
+def _item(phone: str, status: Any = "queued", **extra: Any) -> dict[str, Any]:
+    return {"id": f"id{phone[-3:]}", "phone": phone, "status": status, **extra}
+
+
+@pytest.mark.parametrize(
+    ("reply", "statuses"),
+    [
+        ({"success": True}, ["unknown"] * 3),
+        ({"success": True, "queued": True}, ["unknown"] * 3),
+        ({"success": True, "queued": 3, "unsent": 0}, ["queued"] * 3),
+        ({"success": True, "items": [_item(PHONES[0])]}, ["queued", "unknown", "unknown"]),
+        ({"success": True, "items": [_item(p) for p in reversed(PHONES)]}, ["queued"] * 3),
+        (
+            {"success": True, "items": [_item(PHONES[0], None), _item(PHONES[1]), _item("45616")]},
+            ["unknown", "queued", "queued"],
+        ),
+        ({"success": True, "items": [_item(p, "sent") for p in PHONES]}, ["unknown"] * 3),
+        ({"success": True, "items": ["x", 1, None]}, ["unknown"] * 3),
+        (
+            {"success": True, "items": [_item("+48999999999"), _item(PHONES[1])]},
+            ["unknown", "queued", "unknown"],
+        ),
+        ({"success": True, "items": [_item("0"), _item("0"), _item("0")]}, ["unknown"] * 3),
+    ],
+    ids=[
+        "bare success",
+        "queued true",
+        "counts only",
+        "items shorter",
+        "items reversed",
+        "status null, gateway spelling without +48",
+        "a status it does not know",
+        "items not objects",
+        "a number nobody asked for",
+        "a stray digit matches nothing",
+    ],
+)
+def test_an_accepted_send_reply_never_loses_a_number(reply: dict[str, Any], statuses: list[str]) -> None:
+    result = parse_send(reply, PHONES)
+    assert [r.phone for r in result.recipients] == PHONES
+    assert [r.status for r in result.recipients] == statuses
+    for recipient in result.recipients:
+        if recipient.status == "queued" and reply.get("items"):
+            assert recipient.id == f"id{recipient.phone[-3:]}"
+
+
+def test_an_unsent_item_keeps_its_code_and_text_whatever_their_type() -> None:
+    reply = {
+        "items": [
+            _item(PHONES[0], "unsent", error_code="3103", error_message="Błędny numer odbiorcy"),
+            _item(PHONES[1], "unsent", error_code=[1], error_message={"pl": "?"}),
+            _item(PHONES[2], "unsent"),
+        ]
+    }
+    result = parse_send(reply, PHONES)
+    assert [(r.status, r.error_code, r.error_message) for r in result.recipients] == [
+        ("unsent", 3103, "Błędny numer odbiorcy"),
+        ("unsent", None, None),
+        ("unsent", None, None),
+    ]

@@ -1,6 +1,13 @@
 """A small asyncio client for the SerwerSMS.pl HTTPS API v2, independent of Home Assistant."""
 
-from .client import DEFAULT_BASE_URL, MAX_FILES_PER_MMS, MAX_PHONES_PER_REQUEST, SerwerSmsClient
+from .client import (
+    DEFAULT_BASE_URL,
+    MAX_FILES_PER_MMS,
+    MAX_PHONES_PER_REQUEST,
+    SerwerSmsClient,
+    is_refusal,
+    merge_batches,
+)
 from .exceptions import (
     SerwerSmsAccessDeniedError,
     SerwerSmsApiError,
@@ -11,6 +18,7 @@ from .exceptions import (
     SerwerSmsIpNotAllowedError,
     SerwerSmsMmsNotPermittedError,
     SerwerSmsNotFoundError,
+    SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
     SerwerSmsRateLimitError,
     SerwerSmsResponseError,
@@ -18,7 +26,17 @@ from .exceptions import (
     SerwerSmsTimeoutError,
     SerwerSmsValidationError,
 )
-from .models import QUEUED, UNKNOWN, UNSENT, FileInfo, Limit, RecipientResult, Report, SendResult
+from .models import (
+    QUEUED,
+    UNKNOWN,
+    UNSENT,
+    BatchOutcome,
+    FileInfo,
+    Limit,
+    RecipientResult,
+    Report,
+    SendResult,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -27,6 +45,7 @@ __all__ = [
     "QUEUED",
     "UNKNOWN",
     "UNSENT",
+    "BatchOutcome",
     "FileInfo",
     "Limit",
     "RecipientResult",
@@ -42,10 +61,13 @@ __all__ = [
     "SerwerSmsIpNotAllowedError",
     "SerwerSmsMmsNotPermittedError",
     "SerwerSmsNotFoundError",
+    "SerwerSmsNotReachedError",
     "SerwerSmsOutcomeUnknownError",
     "SerwerSmsRateLimitError",
     "SerwerSmsResponseError",
     "SerwerSmsServerError",
     "SerwerSmsTimeoutError",
     "SerwerSmsValidationError",
+    "is_refusal",
+    "merge_batches",
 ]

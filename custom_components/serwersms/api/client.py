@@ -22,6 +22,7 @@ from .exceptions import (
     SerwerSmsAuthError,
     SerwerSmsConnectionError,
     SerwerSmsError,
+    SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
     SerwerSmsRateLimitError,
     SerwerSmsResponseError,
@@ -32,6 +33,7 @@ from .exceptions import (
 from .models import (
     UNKNOWN,
     UNSENT,
+    BatchOutcome,
     FileInfo,
     Limit,
     RecipientResult,
@@ -53,10 +55,6 @@ MAX_PHONES_PER_REQUEST: Final = 100
 MAX_FILES_PER_MMS: Final = 10
 MAX_REPORT_IDS: Final = 500
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
-
-
-class _NotReachedError(SerwerSmsConnectionError):
-    """The request provably never reached the gateway (DNS failure, connection refused)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,9 +161,37 @@ class SerwerSmsClient:
     ) -> SendResult:
         """Send one MMS to `phones` (`messages/send_mms`), in parallel batches, results in input order.
 
-        A batch is re-sent only when it provably never reached the gateway. When no batch went
-        through, the first batch's error is raised; when some did, the others' recipients are
-        reported as `unsent` (gateway refusal) or `unknown` (the MMS may have been sent).
+        When no batch went through, an error is raised: `SerwerSmsOutcomeUnknownError` if any batch
+        may have been sent, else the first batch's error. When some did, the others' recipients are
+        reported as `unsent` (certainly not sent) or `unknown` (the MMS may have been sent).
+        """
+        outcomes = await self.send_mms_batches(
+            phones, title=title, file_ids=file_ids, text=text, date=date, test=test
+        )
+        if all(outcome.result is None for outcome in outcomes):
+            errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+            unknown = next((err for err in errors if not is_refusal(err)), None)
+            if unknown is not None and len(outcomes) > 1:
+                raise SerwerSmsOutcomeUnknownError(
+                    f"no batch went through and some may have been sent ({unknown.gateway_message})"
+                ) from unknown
+            raise unknown or errors[0]
+        return merge_batches(outcomes)
+
+    async def send_mms_batches(
+        self,
+        phones: Sequence[str],
+        *,
+        title: str,
+        file_ids: Sequence[str] = (),
+        text: str | None = None,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> list[BatchOutcome]:
+        """Send one MMS to `phones` in batches of at most 100, a few in flight; one outcome per batch.
+
+        A batch is re-sent only when it provably never reached the gateway. A gateway error ends only
+        its own batch and is kept in its outcome, never raised.
         """
         if not phones:
             raise ValueError("no recipients")
@@ -183,30 +209,7 @@ class SerwerSmsClient:
         if test:
             fields["test"] = True
         batches = [list(phones[i : i + self._batch_size]) for i in range(0, len(phones), self._batch_size)]
-        outcomes = await asyncio.gather(
-            *(self._send_batch(batch, fields) for batch in batches), return_exceptions=True
-        )
-        if isinstance(first := outcomes[0], BaseException) and all(
-            isinstance(outcome, BaseException) for outcome in outcomes
-        ):
-            raise first
-        merged: list[RecipientResult] = []
-        for batch, outcome in zip(batches, outcomes, strict=True):
-            if isinstance(outcome, SendResult):
-                merged.extend(outcome.recipients)
-            elif isinstance(outcome, SerwerSmsApiError | SerwerSmsRateLimitError | _NotReachedError):
-                # Refused, rate limited or never delivered: these recipients certainly got nothing.
-                merged.extend(
-                    RecipientResult(phone, UNSENT, None, outcome.code, outcome.gateway_message)
-                    for phone in batch
-                )
-            elif isinstance(outcome, SerwerSmsError):
-                merged.extend(
-                    RecipientResult(phone, UNKNOWN, None, None, outcome.gateway_message) for phone in batch
-                )
-            else:
-                raise outcome
-        return SendResult(tuple(merged))
+        return list(await asyncio.gather(*(self._send_batch(batch, fields) for batch in batches)))
 
     async def reports(self, message_ids: Sequence[str]) -> list[Report]:
         """Return delivery reports of sent MMS (`messages/reports`), asking at most 500 ids at a time."""
@@ -218,10 +221,13 @@ class SerwerSmsClient:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> SendResult:
-        async with self._parallel:
-            reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
-        return parse_send(reply, phones)
+    async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:
+        try:
+            async with self._parallel:
+                reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
+        except SerwerSmsError as err:
+            return BatchOutcome(tuple(phones), error=err)
+        return BatchOutcome(tuple(phones), result=parse_send(reply, phones))
 
     def _body_fields(self, fields: dict[str, Any]) -> dict[str, Any]:
         body = {**fields, "system": self._system}
@@ -244,7 +250,7 @@ class SerwerSmsClient:
             attempt += 1
             try:
                 return await self._post_once(endpoint, fields, upload)
-            except _NotReachedError:
+            except SerwerSmsNotReachedError:
                 # Nothing reached the gateway: safe to try again, even for a send.
                 if attempt >= self._max_attempts:
                     raise
@@ -299,7 +305,7 @@ class SerwerSmsClient:
                 retry_after = response.headers.get("Retry-After")
                 raw = await response.read()
         except aiohttp.ClientConnectorError as err:
-            raise _NotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
+            raise SerwerSmsNotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
         except TimeoutError as err:
             raise SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s") from err
         except aiohttp.ClientError as err:
@@ -312,6 +318,28 @@ class SerwerSmsClient:
             (time.monotonic() - started) * 1000,
         )
         return _interpret(endpoint, status, retry_after, raw)
+
+
+def is_refusal(err: SerwerSmsError) -> bool:
+    """Whether a send that ended with `err` certainly sent nothing (refused, rate limited, not reached)."""
+    return isinstance(err, SerwerSmsApiError | SerwerSmsRateLimitError | SerwerSmsNotReachedError)
+
+
+def merge_batches(outcomes: Sequence[BatchOutcome]) -> SendResult:
+    """Every number of `outcomes` in order: the gateway's answer, else `unsent` or `unknown` by the error."""
+    merged: list[RecipientResult] = []
+    for outcome in outcomes:
+        if outcome.result is not None:
+            merged.extend(outcome.result.recipients)
+        elif outcome.error is not None and is_refusal(outcome.error):
+            merged.extend(
+                RecipientResult(phone, UNSENT, None, outcome.error.code, outcome.error.gateway_message)
+                for phone in outcome.phones
+            )
+        else:
+            message = outcome.error.gateway_message if outcome.error is not None else None
+            merged.extend(RecipientResult(phone, UNKNOWN, None, None, message) for phone in outcome.phones)
+    return SendResult(tuple(merged))
 
 
 def _parse_retry_after(value: str | None) -> float | None:

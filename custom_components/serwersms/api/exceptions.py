@@ -17,6 +17,10 @@ class SerwerSmsConnectionError(SerwerSmsError):
     """The gateway could not be reached, or the connection broke."""
 
 
+class SerwerSmsNotReachedError(SerwerSmsConnectionError):
+    """The request provably never reached the gateway (DNS failure, connection refused): nothing happened."""
+
+
 class SerwerSmsTimeoutError(SerwerSmsConnectionError):
     """The gateway did not answer in time."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .exceptions import SerwerSmsResponseError
+from .exceptions import SerwerSmsError, SerwerSmsResponseError
 
 
 def _str(value: object) -> str:
@@ -117,6 +117,9 @@ QUEUED = "queued"
 UNSENT = "unsent"
 UNKNOWN = "unknown"
 
+_MIN_SUFFIX_DIGITS = 5
+_UNREADABLE = "the gateway's answer for this number could not be read; it may have been sent"
+
 
 @dataclass(frozen=True, slots=True)
 class RecipientResult:
@@ -129,16 +132,39 @@ class RecipientResult:
     error_message: str | None = None
 
     @classmethod
-    def from_json(cls, item: dict[str, Any], phone: str | None = None) -> RecipientResult:
-        """Parse one send item; `phone` overrides the gateway's spelling of the number."""
-        code = item.get("error_code")
-        return cls(
-            phone=phone if phone is not None else _str(item.get("phone", "")),
-            status=_str(item.get("status", UNSENT)),
-            id=_opt_str(item.get("id")),
-            error_code=None if code is None else _int(code),
-            error_message=_opt_str(item.get("error_message")),
-        )
+    def from_json(cls, item: dict[str, Any], phone: str) -> RecipientResult:
+        """Read one send item for `phone`: `queued` or `unsent` as the gateway said, else `unknown`.
+
+        The gateway accepted the request, so a number whose item cannot be read may have been sent.
+        """
+        status = item.get("status")
+        if status == QUEUED:
+            return cls(phone, QUEUED, id=_loose_text(item.get("id")))
+        if status == UNSENT:
+            return cls(
+                phone,
+                UNSENT,
+                None,
+                _loose_int(item.get("error_code")),
+                _loose_text(item.get("error_message")),
+            )
+        return cls(phone, UNKNOWN, None, None, _UNREADABLE)
+
+
+def _loose_text(value: object) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _loose_int(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,19 +184,66 @@ class SendResult:
         return len(self.recipients) - self.queued
 
 
+def _digits(phone: object) -> str:
+    return "".join(c for c in phone if "0" <= c <= "9") if isinstance(phone, str) else ""
+
+
+def _same_number(asked: str, answered: str) -> bool:
+    """Whether the gateway's spelling `answered` names the number `asked` (it may drop `+48`)."""
+    if not answered:
+        return False
+    if asked == answered:
+        return True
+    # A suffix match stands only for a real subscriber number, not for a stray digit or two.
+    shorter = min(len(asked), len(answered))
+    return shorter >= _MIN_SUFFIX_DIGITS and (asked.endswith(answered) or answered.endswith(asked))
+
+
 def parse_send(reply: dict[str, Any], phones: list[str]) -> SendResult:
-    """Parse a `messages/send_mms` reply for the batch `phones`, keeping input order."""
-    items = _items(reply)
-    if len(items) == len(phones):
+    """Read a `messages/send_mms` reply for the batch `phones`, keeping input order.
+
+    The gateway accepted the request (errors are raised before this), so this never fails: a number
+    the reply does not clearly account for is `unknown` (it may have been sent), never dropped.
+    """
+    items = reply.get("items")
+    if not isinstance(items, list) or not items:
+        # Without details the gateway only counts; only a full count says who was queued.
+        queued, unsent = reply.get("queued"), reply.get("unsent", 0)
+        if _loose_int(queued) == len(phones) and _loose_int(unsent) in (0, None):
+            return SendResult(tuple(RecipientResult(phone, QUEUED) for phone in phones))
+        return SendResult(tuple(RecipientResult(phone, UNKNOWN, None, None, _UNREADABLE) for phone in phones))
+    asked = [_digits(phone) for phone in phones]
+    if len(items) == len(phones) and all(
+        isinstance(item, dict) and ("phone" not in item or _same_number(number, _digits(item["phone"])))
+        for item, number in zip(items, asked, strict=True)
+    ):
         return SendResult(
             tuple(RecipientResult.from_json(item, phone) for item, phone in zip(items, phones, strict=True))
         )
-    if not items:
-        # Without details the gateway only counts; every phone of an accepted batch is queued.
-        queued = _int(reply.get("queued"), 0)
-        if queued == len(phones):
-            return SendResult(tuple(RecipientResult(phone=phone, status=QUEUED) for phone in phones))
-    raise SerwerSmsResponseError("send reply does not list every recipient")
+    # Fewer, more or reordered items: match them by number, and only where that is unambiguous.
+    found: dict[int, RecipientResult] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        answered = _digits(item.get("phone"))
+        matches = [i for i, number in enumerate(asked) if i not in found and _same_number(number, answered)]
+        if len(matches) == 1:
+            found[matches[0]] = RecipientResult.from_json(item, phones[matches[0]])
+    return SendResult(
+        tuple(
+            found.get(i) or RecipientResult(phone, UNKNOWN, None, None, _UNREADABLE)
+            for i, phone in enumerate(phones)
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """One send request (at most 100 numbers): the gateway's answer, or the error that ended it."""
+
+    phones: tuple[str, ...]
+    result: SendResult | None = None
+    error: SerwerSmsError | None = None
 
 
 @dataclass(frozen=True, slots=True)

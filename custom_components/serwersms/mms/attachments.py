@@ -122,7 +122,8 @@ async def _entity_image(hass: HomeAssistant, entity_id: str) -> Attachment:
             snapshot: camera.Image | image.Image = await camera.async_get_image(hass, entity_id)
         else:
             snapshot = await image.async_get_image(hass, entity_id)
-    except HomeAssistantError as err:
+    except Exception as err:
+        # Camera platforms raise whatever their library raises (RuntimeError, OSError, …).
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="snapshot_failed",

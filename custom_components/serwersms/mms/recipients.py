@@ -7,7 +7,8 @@ import re
 
 _SEPARATORS = re.compile(r"[,;\n]+")
 _FILLER = re.compile(r"[\s\-./()]")
-_DIGITS = re.compile(r"^\d+$")
+# ASCII digits only: `\d` would also take full-width and other scripts' digits.
+_DIGITS = re.compile(r"[0-9]+")
 POLAND = "48"
 
 
@@ -30,10 +31,10 @@ def normalize_phone(raw: str) -> str:
         compact = "+" + compact[2:]
     if compact.startswith("+"):
         digits = compact[1:]
-        if _DIGITS.match(digits) and 8 <= len(digits) <= 15 and not digits.startswith("0"):
+        if _DIGITS.fullmatch(digits) and 8 <= len(digits) <= 15 and not digits.startswith("0"):
             return "+" + digits
         raise InvalidPhoneNumberError(raw)
-    if _DIGITS.match(compact):
+    if _DIGITS.fullmatch(compact):
         if len(compact) == 9 and not compact.startswith("0"):
             return f"+{POLAND}{compact}"
         if len(compact) == 11 and compact.startswith(POLAND):

@@ -22,7 +22,18 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from ..api import QUEUED, RecipientResult, SendResult, SerwerSmsClient, SerwerSmsNotFoundError
+from ..api import (
+    QUEUED,
+    UNKNOWN,
+    BatchOutcome,
+    RecipientResult,
+    SerwerSmsClient,
+    SerwerSmsError,
+    SerwerSmsNotFoundError,
+    SerwerSmsOutcomeUnknownError,
+    is_refusal,
+    merge_batches,
+)
 from ..const import (
     CONF_DEFAULT_TITLE,
     CONF_MAX_IMAGE_KB,
@@ -37,13 +48,15 @@ from ..const import (
 from . import attachments
 from .attachments import Attachment, AttachmentSources
 from .images import FittedImage, ImageTooLargeError, NotAnImageError, fit_images
+from .picture_queue import async_get_picture_queue
 from .recipients import InvalidPhoneNumberError, normalize_phones
 from .uploads import FileIdCache, UploadedFile
 
 _LOGGER = logging.getLogger(__name__)
 
-# The gateway turns `text` into a text attachment; keep room for it inside the MMS budget.
+# The gateway turns `text` into a text attachment; its bytes and this much packaging count.
 _TEXT_OVERHEAD = 512
+# Below this a picture is a smudge: a send whose text and files leave less per picture is refused.
 _MIN_IMAGE_BUDGET = 8 * 1024
 _FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
 
@@ -158,8 +171,9 @@ class MmsSender:
         self._entry = entry
         self._client = client
         self._files = files
+        self._pictures = async_get_picture_queue(hass)
         self._listeners: list[SendListener] = []
-        self._fitted: OrderedDict[tuple[str, int], asyncio.Future[list[FittedImage]]] = OrderedDict()
+        self._fitted: OrderedDict[tuple[str, int], asyncio.Task[list[FittedImage]]] = OrderedDict()
 
     @callback
     def async_add_listener(self, listener: SendListener) -> Callable[[], None]:
@@ -204,20 +218,21 @@ class MmsSender:
         return int(self._entry.options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)) * 1024
 
     async def _fit(self, found: list[Attachment], budget: int) -> list[FittedImage]:
-        """Fit in the executor; identical inputs (a burst of sends of one snapshot) are fitted once."""
-        # Hashing megabytes of snapshots would stall the loop: do it in the executor too.
-        key = (await self._hass.async_add_executor_job(_digest, [i.content for i in found]), budget)
+        """Fit through the picture queue; identical inputs (a burst of one snapshot) are fitted once."""
+        contents = [item.content for item in found]
+        key = (await self._pictures.run(_digest, contents), budget)
         job = self._fitted.get(key)
         if job is None:
-            job = self._hass.async_add_executor_job(
-                fit_images, [(i.content, i.filename) for i in found], budget
-            )
+            named = [(item.content, item.filename) for item in found]
+            job = self._hass.async_create_task(self._pictures.run(fit_images, named, budget))
+            job.add_done_callback(_retrieve)
             self._fitted[key] = job
             while len(self._fitted) > _FIT_CACHE_SIZE:
                 self._fitted.popitem(last=False)
         else:
             self._fitted.move_to_end(key)
         try:
+            # Shielded: a caller that gives up never cancels a fit others wait on.
             return await asyncio.shield(job)
         except NotAnImageError as err:
             self._fitted.pop(key, None)
@@ -229,23 +244,54 @@ class MmsSender:
     async def _upload(self, fitted: list[FittedImage]) -> list[UploadedFile]:
         return list(
             await asyncio.gather(
-                *(self._files.async_get_or_upload(f.content, f.filename, f.content_type) for f in fitted)
+                *(
+                    self._files.async_get_or_upload(f.content, f.filename, f.content_type, f.digest)
+                    for f in fitted
+                )
             )
         )
 
     async def _collect_and_fit(self, sources: AttachmentSources, budget: int) -> list[FittedImage]:
         await attachments.check_sources(self._hass, sources)
-        found = await attachments.collect(self._hass, sources)
-        return await self._fit(found, max(budget, _MIN_IMAGE_BUDGET))
+        # The raw pictures (megabytes each) live only until they are fitted.
+        return await self._fit(await attachments.collect(self._hass, sources), budget)
 
     async def async_prepare(self, sources: AttachmentSources) -> list[UploadedFile]:
         """Check, fetch, fit and upload (or reuse) the attachments of `sources`."""
         return await self._upload(await self._collect_and_fit(sources, self._budget))
 
+    async def _given_files(self, file_ids: list[str]) -> int:
+        """Check that the gateway has every `file_id` the caller gave; their total size in bytes."""
+        if not file_ids:
+            return 0
+        listed = {info.id: info.size for info in await self._client.list_files()}
+        for file_id in file_ids:
+            if file_id not in listed:
+                raise invalid("file_id_unknown", file_id=file_id)
+        return sum(listed[file_id] for file_id in file_ids)
+
+    def _picture_budget(self, request: MmsRequest, given_bytes: int) -> int:
+        """What the pictures may take once the text and the given files are counted.
+
+        What cannot fit at all is refused here, before anything is fetched or uploaded.
+        """
+        budget = self._budget
+        text_bytes = len(request.message.encode()) + _TEXT_OVERHEAD if request.message else 0
+        pictures = len(request.sources)
+        needed = text_bytes + given_bytes + pictures * _MIN_IMAGE_BUDGET
+        if needed > budget:
+            raise invalid("mms_too_large", size=str(-(-needed // 1024)), max=str(budget // 1024))
+        return budget - text_bytes - given_bytes
+
     # --- sending -------------------------------------------------------------------------------
 
     async def async_send(self, request: MmsRequest) -> MmsOutcome:
-        """Send one MMS to every number of `request` (each once); tell the listeners what happened."""
+        """Send one MMS to every number of `request` (each once); tell the listeners what happened.
+
+        Raises the client's error when the gateway refused every batch, and
+        `SerwerSmsOutcomeUnknownError` (after announcing the outcome) when no number is known to be
+        queued but some may have been sent.
+        """
         title = self._title(request.title)
         attachment_count = len(request.sources) + len(request.file_ids)
         if attachment_count > MAX_ATTACHMENTS:
@@ -254,39 +300,39 @@ class MmsSender:
             raise invalid("empty_message")
         phones = self._phones(request.phones)
         date = self._date(request.date)
-        text_bytes = len(request.message.encode()) + _TEXT_OVERHEAD if request.message else 0
-        fitted = await self._collect_and_fit(request.sources, self._budget - text_bytes)
+        self._picture_budget(request, 0)  # the text alone may already be too much: ask nobody
+        picture_budget = self._picture_budget(request, await self._given_files(request.file_ids))
+        fitted = await self._collect_and_fit(request.sources, picture_budget)
         uploaded = await self._upload(fitted)
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
-        reused = {f.id for f in uploaded if not f.uploaded}
-        try:
-            result = await self._send(phones, title, file_ids, request, date)
-        except SerwerSmsNotFoundError:
-            if not reused:
-                raise
-            # The gateway lost a file we reused (deleted in the panel?): the send was refused as a
-            # whole, so upload those files again, once, and send again.
-            _LOGGER.info("The gateway no longer has %d reused file(s); uploading them again", len(reused))
-            self._files.forget(reused)
-            uploaded = await self._upload(fitted)
-            file_ids = [f.id for f in uploaded] + list(request.file_ids)
-            result = await self._send(phones, title, file_ids, request, date)
+        outcomes = await self._send(phones, title, file_ids, request, date)
+        if any(isinstance(o.error, SerwerSmsNotFoundError) for o in outcomes):
+            outcomes, uploaded, file_ids = await self._resend_lost_files(
+                outcomes, fitted, uploaded, title, request, date
+            )
+        by_phone = {r.phone: r for r in merge_batches(outcomes).recipients}
         outcome = MmsOutcome(
             entry_id=self._entry.entry_id,
             title=title,
             test=request.test,
             date=date,
-            recipients=result.recipients,
+            recipients=tuple(by_phone[phone] for phone in phones),
             files=tuple(uploaded),
             file_ids=tuple(file_ids),
         )
+        errors = [o.error for o in outcomes if o.error is not None]
+        if len(errors) == len(outcomes) and all(is_refusal(err) for err in errors):
+            raise errors[0]  # refused as a whole: nothing was sent, nothing to announce
+        if not outcome.queued and any(r.status == UNKNOWN for r in outcome.recipients):
+            self._async_completed(outcome)
+            raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
         self._async_completed(outcome)
         return outcome
 
     async def _send(
         self, phones: list[str], title: str, file_ids: list[str], request: MmsRequest, date: datetime | None
-    ) -> SendResult:
-        return await self._client.send_mms(
+    ) -> list[BatchOutcome]:
+        return await self._client.send_mms_batches(
             phones,
             title=title,
             file_ids=file_ids,
@@ -294,6 +340,39 @@ class MmsSender:
             date=date,
             test=request.test,
         )
+
+    async def _resend_lost_files(
+        self,
+        outcomes: list[BatchOutcome],
+        fitted: list[FittedImage],
+        uploaded: list[UploadedFile],
+        title: str,
+        request: MmsRequest,
+        date: datetime | None,
+    ) -> tuple[list[BatchOutcome], list[UploadedFile], list[str]]:
+        """Send again, once, the batches refused because a file we reused is gone (1004).
+
+        The file (deleted in the panel?) is uploaded again first. Batches that went through, or whose
+        outcome is unknown, are never sent again; nor is anything when the lost file is not ours.
+        """
+        file_ids = [f.id for f in uploaded] + list(request.file_ids)
+        reused = {f.id for f in uploaded if not f.uploaded}
+        if not reused:
+            return outcomes, uploaded, file_ids
+        try:
+            listed = {info.id for info in await self._client.list_files()}
+        except SerwerSmsError:
+            return outcomes, uploaded, file_ids  # cannot tell which file is gone: send nothing again
+        lost = reused - listed
+        if not lost or any(file_id not in listed for file_id in request.file_ids):
+            return outcomes, uploaded, file_ids
+        _LOGGER.info("The gateway no longer has %d reused file(s); uploading them again", len(lost))
+        self._files.forget(lost)
+        uploaded = await self._upload(fitted)
+        file_ids = [f.id for f in uploaded] + list(request.file_ids)
+        refused = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)]
+        again = await self._send([p for o in refused for p in o.phones], title, file_ids, request, date)
+        return [o for o in outcomes if o not in refused] + again, uploaded, file_ids
 
     @callback
     def _async_completed(self, outcome: MmsOutcome) -> None:
@@ -304,3 +383,9 @@ class MmsSender:
             except Exception:
                 _LOGGER.exception("A send listener failed")
         self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data())
+
+
+def _retrieve(job: asyncio.Future[Any]) -> None:
+    """Mark a shared job's error as seen: every caller may have given up on it."""
+    if not job.cancelled():
+        job.exception()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 from homeassistant.core import HomeAssistant
@@ -49,14 +49,21 @@ class UploadedFile:
 
 
 class FileIdCache:
-    """Uploads through the client, remembering which bytes already have a file id on this account."""
+    """Uploads through the client, remembering which bytes already have a file id on this account.
+
+    Concurrent callers with the same bytes share one upload. The upload runs as its own task, so a
+    caller that is cancelled (an automation reloaded mid-alarm) stops waiting without cancelling it
+    for the others.
+    """
 
     def __init__(self, hass: HomeAssistant, entry_id: str, client: SerwerSmsClient) -> None:
         """Bind the cache to one account's storage file."""
+        self._hass = hass
         self._client = client
         self._store: Store[dict[str, _StoredFile]] = Store(hass, STORAGE_VERSION, _storage_key(entry_id))
         self._by_hash: dict[str, _StoredFile] = {}
-        self._in_flight: dict[str, asyncio.Future[UploadedFile]] = {}
+        self._in_flight: dict[str, asyncio.Task[UploadedFile]] = {}
+        self._closed = False
 
     async def async_load(self) -> None:
         """Read the persisted ids."""
@@ -67,49 +74,58 @@ class FileIdCache:
         """Delete an account's persisted ids (the entry is being removed)."""
         await Store[dict[str, _StoredFile]](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
 
-    async def async_save(self) -> None:
-        """Write the ids now (on unload), rather than after the save delay."""
+    async def async_close(self) -> None:
+        """Write the ids now (the account unloads), and never again.
+
+        An upload still running when the account is removed must not bring its storage file back.
+        """
+        self._closed = True
         await self._store.async_save(self._by_hash)
 
     def __len__(self) -> int:
         """How many ids are remembered."""
         return len(self._by_hash)
 
-    def forget(self, file_ids: set[str]) -> None:
+    def _schedule_save(self) -> None:
+        if not self._closed:
+            self._store.async_delay_save(lambda: self._by_hash, SAVE_DELAY)
+
+    def forget(self, file_ids: Collection[str]) -> None:
         """Forget ids the gateway no longer knows."""
         self._by_hash = {key: value for key, value in self._by_hash.items() if value["id"] not in file_ids}
-        self._store.async_delay_save(lambda: self._by_hash, SAVE_DELAY)
+        self._schedule_save()
 
-    async def async_get_or_upload(self, content: bytes, filename: str, content_type: str) -> UploadedFile:
-        """The file id of `content`, uploaded only when unknown; concurrent callers share one upload."""
-        digest = hashlib.sha256(content).hexdigest()
+    async def async_get_or_upload(
+        self, content: bytes, filename: str, content_type: str, digest: str
+    ) -> UploadedFile:
+        """The file id of `content` (whose SHA-256 is `digest`), uploaded only when unknown."""
         if (known := self._by_hash.get(digest)) is not None:
             return UploadedFile(
                 known["id"], known["name"], known["size"], known["content_type"], uploaded=False
             )
-        if (pending := self._in_flight.get(digest)) is not None:
-            shared = await asyncio.shield(pending)
-            return UploadedFile(shared.id, shared.name, shared.size, shared.content_type, uploaded=False)
-        future: asyncio.Future[UploadedFile] = asyncio.get_running_loop().create_future()
-        self._in_flight[digest] = future
-        try:
-            file_id = await self._client.upload_file(content, filename=filename, content_type=content_type)
-        except asyncio.CancelledError:
-            future.cancel()
-            raise
-        except Exception as err:
-            future.set_exception(err)
-            future.exception()  # mark retrieved: waiters re-raise it, nobody else must
-            raise
-        finally:
-            self._in_flight.pop(digest, None)
-        uploaded = UploadedFile(file_id, filename, len(content), content_type, uploaded=True)
+        task = self._in_flight.get(digest)
+        shared = task is not None
+        if task is None:
+            task = self._in_flight[digest] = self._hass.async_create_task(
+                self._upload(content, filename, content_type, digest)
+            )
+            task.add_done_callback(lambda done: self._upload_done(digest, done))
+        uploaded = await asyncio.shield(task)
+        return replace(uploaded, uploaded=False) if shared else uploaded
+
+    def _upload_done(self, digest: str, task: asyncio.Task[UploadedFile]) -> None:
+        if self._in_flight.get(digest) is task:
+            del self._in_flight[digest]
+        if not task.cancelled():
+            task.exception()  # every waiter may be gone; they re-raise it themselves otherwise
+
+    async def _upload(self, content: bytes, filename: str, content_type: str, digest: str) -> UploadedFile:
+        file_id = await self._client.upload_file(content, filename=filename, content_type=content_type)
         self._by_hash[digest] = {
             "id": file_id,
             "name": filename,
             "size": len(content),
             "content_type": content_type,
         }
-        self._store.async_delay_save(lambda: self._by_hash, SAVE_DELAY)
-        future.set_result(uploaded)
-        return uploaded
+        self._schedule_save()
+        return UploadedFile(file_id, filename, len(content), content_type, uploaded=True)

@@ -1,0 +1,538 @@
+"""The send path under load and odd replies: bounded picture work, per-caller cancellation, no duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+import io
+import threading
+from typing import Any
+
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from PIL import Image
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+
+from custom_components.serwersms.mms import images, sender as sender_module
+from custom_components.serwersms.mms.picture_queue import async_get_picture_queue, picture_slots
+from serwersms_simulator import Fault, SerwerSmsSimulator
+from tests.conftest import SnapshotCamera, make_jpeg
+
+MOM = "notify.mom_mms"
+FAMILY = "notify.family_mms"
+
+
+async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return response  # type: ignore[return-value]
+
+
+def gateway_calls(sim: SerwerSmsSimulator) -> list[str]:
+    return [r.endpoint for r in sim.requests if r.endpoint != "account/limits"]
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Let the loop (and the in-process simulator) run until `condition` holds."""
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+def noisy_jpeg(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG that does not compress well, different for every seed."""
+    import numpy as np  # noqa: PLC0415
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+class FitSpy:
+    """Wraps the real fitting: records where and how many at once it ran; `gate` can hold a fit."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.calls = 0
+        self.threads: set[int] = set()
+        self.started = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, pictures: list[tuple[bytes, str]], budget: int) -> list[images.FittedImage]:
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threading.get_ident())
+        self.started.set()
+        try:
+            self.gate.wait(10)
+            return images.fit_images(pictures, budget)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+@pytest.fixture
+def fit_spy(monkeypatch: pytest.MonkeyPatch) -> FitSpy:
+    spy = FitSpy()
+    monkeypatch.setattr(sender_module, "fit_images", spy)
+    return spy
+
+
+# --- bounded picture work ------------------------------------------------------------------------
+
+
+def test_the_picture_queue_leaves_a_core_for_the_event_loop() -> None:
+    assert [picture_slots(n) for n in (1, 2, 4, 16)] == [1, 1, 3, 15]
+
+
+async def test_concurrent_sends_of_different_snapshots_fit_one_at_a_time_off_the_loop(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    fit_spy: FitSpy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert async_get_picture_queue(hass).slots == picture_slots()
+    snapshots = [noisy_jpeg(960, 540, seed) for seed in range(6)]
+
+    pending = list(snapshots)
+
+    async def next_snapshot(width: int | None = None, height: int | None = None) -> bytes:
+        return pending.pop(0)  # every alarm a different picture
+
+    monkeypatch.setattr(front_door, "async_camera_image", next_snapshot)
+    results = await asyncio.gather(*(send_mms(hass, MOM, camera="camera.front_door") for _ in snapshots))
+    assert [r[MOM]["queued"] for r in results] == [1] * 6
+    assert len(simulator.requests_to("files/add")) == 6  # six different pictures
+    assert fit_spy.calls == 6
+    assert fit_spy.most <= async_get_picture_queue(hass).slots
+    assert threading.get_ident() not in fit_spy.threads  # never on the event loop
+
+
+async def test_a_cancelled_caller_keeps_its_picture_slot_until_its_fit_ends(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    fit_spy: FitSpy,
+) -> None:
+    queue = async_get_picture_queue(hass)
+    queue._slots = asyncio.Semaphore(1)  # one slot, whatever the machine
+    fit_spy.gate.clear()
+    front_door.image = noisy_jpeg(640, 480, 1)
+    first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    await hass.async_add_executor_job(fit_spy.started.wait, 10)
+    first.cancel()
+    front_door.image = noisy_jpeg(640, 480, 2)
+    second = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    for _ in range(20):  # give the second call every chance to start a fit of its own
+        await asyncio.sleep(0.01)
+    assert fit_spy.calls == 1
+    fit_spy.gate.set()
+    assert (await second)[MOM]["queued"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert fit_spy.most == 1
+    assert fit_spy.calls == 2
+
+
+async def test_a_caller_cancelled_mid_fit_does_not_cancel_the_fit_others_wait_on(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    fit_spy: FitSpy,
+) -> None:
+    fit_spy.gate.clear()
+    front_door.image = noisy_jpeg(640, 480, 3)
+    first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    await hass.async_add_executor_job(fit_spy.started.wait, 10)
+    second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
+    await until(lambda: front_door.snapshots == 2, "second snapshot")
+    await asyncio.sleep(0.05)  # the second call reaches the shared fit
+    first.cancel()
+    fit_spy.gate.set()
+    response = await second
+    assert response[FAMILY]["queued"] == 2
+    assert fit_spy.calls == 1  # the same picture was fitted once, for both
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+# --- uploads: per-caller cancellation, failures reach every waiter ------------------------------
+
+
+async def test_cancelling_one_caller_does_not_cancel_the_upload_another_waits_on(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    simulator.fail_next("files/add", Fault("hang_after", hold=0.3))
+    first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
+    await until(lambda: simulator.in_flight["files/add"] == 1, "the upload reaches the gateway")
+    first.cancel()
+    response = await second
+    assert response[FAMILY]["queued"] == 2
+    assert len(simulator.requests_to("files/add")) == 1
+    assert [m.phone for m in simulator.messages] == ["+48500600701", "+48500600702"]
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    simulator.fail_next("files/add", Fault("error", code=1006))
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            send_mms(hass, MOM, camera="camera.front_door"),
+            send_mms(hass, FAMILY, camera="camera.front_door"),
+            return_exceptions=True,
+        ),
+        timeout=10,
+    )
+    assert [type(o) for o in outcomes] == [HomeAssistantError, HomeAssistantError]
+    assert [o.translation_key for o in outcomes] == ["gateway_error", "gateway_error"]  # type: ignore[union-attr]
+    assert len(simulator.requests_to("files/add")) == 1
+    assert simulator.requests_to("messages/send_mms") == []
+
+
+async def test_removing_the_account_during_an_upload_leaves_no_stored_ids(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    key = f"serwersms.{loaded_entry.entry_id}.files"
+    simulator.fail_next("files/add", Fault("hang_after", hold=0.3))
+    call = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    await until(lambda: simulator.in_flight["files/add"] == 1, "the upload reaches the gateway")
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await asyncio.gather(call, return_exceptions=True)
+    await hass.async_block_till_done()
+    from homeassistant.util import dt as dt_util  # noqa: PLC0415
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed  # noqa: PLC0415
+
+    async_fire_time_changed(hass, dt_util.utcnow() + __import__("datetime").timedelta(seconds=30))
+    await hass.async_block_till_done()
+    assert key not in hass_storage
+
+
+# --- never a duplicate, never a lie ---------------------------------------------------------------
+
+
+@pytest.fixture
+def many_numbers() -> list[str]:
+    return [f"+48501{i:06d}" for i in range(150)]
+
+
+async def legacy(hass: HomeAssistant, targets: list[str], **data: Any) -> None:
+    await hass.services.async_call(
+        "notify", "serwersms", {"message": "m", "target": targets, "data": data}, blocking=True
+    )
+
+
+async def test_a_batch_with_an_unknown_outcome_is_never_sent_again_after_a_lost_file(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    many_numbers: list[str],
+) -> None:
+    loaded_entry.runtime_data.client._parallel = asyncio.Semaphore(1)  # batches in order
+    await send_mms(hass, MOM, camera="camera.front_door")  # the snapshot's id is now remembered
+    events: list[Event] = async_capture_events(hass, "serwersms_mms_sent")
+    # Batch 1 is refused: the file is gone (deleted in the panel); batch 2 went through, its answer lost.
+    simulator.fail_next("messages/send_mms", Fault("error", code=1004))
+    simulator.fail_next("messages/send_mms", Fault("malformed"))
+    simulator.on_request = lambda r: simulator.files.clear() if r.endpoint == "files/index" else None
+    await legacy(hass, many_numbers, camera="camera.front_door")
+    await hass.async_block_till_done()
+    sends = simulator.requests_to("messages/send_mms")[1:]
+    assert [len(r.fields["phone"]) for r in sends] == [100, 50, 100]
+    assert sends[2].fields["phone"] == many_numbers[:100]  # only the refused batch, with a new upload
+    assert sends[2].fields["file_id"] != sends[0].fields["file_id"]
+    received = [m.phone for m in simulator.messages]
+    assert all(received.count(phone) == 1 for phone in many_numbers)
+    statuses = [r["status"] for r in events[0].data["recipients"]]
+    assert statuses == ["queued"] * 100 + ["unknown"] * 50
+
+
+async def test_a_refusal_for_a_file_that_is_not_lost_sends_nothing_again(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    many_numbers: list[str],
+) -> None:
+    loaded_entry.runtime_data.client._parallel = asyncio.Semaphore(1)  # batches in order
+    await send_mms(hass, MOM, camera="camera.front_door")
+    simulator.fail_next("messages/send_mms", Fault("error", code=1004))
+    simulator.fail_next("messages/send_mms", Fault("malformed"))
+    events: list[Event] = async_capture_events(hass, "serwersms_mms_sent")
+    with pytest.raises(HomeAssistantError) as err:
+        await legacy(hass, many_numbers, camera="camera.front_door")
+    assert err.value.translation_key == "outcome_unknown"  # nothing queued, and 50 may have it
+    await hass.async_block_till_done()
+    assert len(simulator.requests_to("messages/send_mms")) == 3
+    assert len(simulator.requests_to("files/add")) == 1
+    statuses = [(r["status"], r["error_code"]) for r in events[0].data["recipients"]]
+    assert statuses == [("unsent", 1004)] * 100 + [("unknown", None)] * 50
+
+
+async def test_a_bad_file_id_next_to_a_remembered_snapshot_forgets_nothing(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    first = await send_mms(hass, MOM, camera="camera.front_door")
+    with pytest.raises(ServiceValidationError) as err:
+        await send_mms(hass, MOM, camera="camera.front_door", file_id="ffffffffff")
+    assert err.value.translation_key == "file_id_unknown"
+    again = await send_mms(hass, MOM, camera="camera.front_door")
+    assert again[MOM]["files"] == [{**first[MOM]["files"][0], "uploaded": False}]
+    assert len(simulator.requests_to("files/add")) == 1
+    assert len(simulator.requests_to("messages/send_mms")) == 2
+
+
+def _first_item_only(reply: dict[str, Any]) -> dict[str, Any]:
+    return {**reply, "items": reply["items"][:1]}
+
+
+def _status_null_in_second(reply: dict[str, Any]) -> dict[str, Any]:
+    return {**reply, "items": [reply["items"][0], {**reply["items"][1], "status": None}]}
+
+
+def _reordered(reply: dict[str, Any]) -> dict[str, Any]:
+    return {**reply, "items": list(reversed(reply["items"]))}
+
+
+@pytest.mark.parametrize(
+    ("body", "statuses"),
+    [
+        (_first_item_only, ["queued", "unknown"]),
+        (_status_null_in_second, ["queued", "unknown"]),
+        (_reordered, ["queued", "queued"]),
+    ],
+    ids=["items shorter than the phones", "status null", "items reordered"],
+)
+async def test_an_accepted_send_with_an_odd_reply_reports_what_it_can(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    body: Callable[[dict[str, Any]], Any],
+    statuses: list[str],
+) -> None:
+    events: list[Event] = async_capture_events(hass, "serwersms_mms_sent")
+    simulator.fail_next("messages/send_mms", Fault("reply", body=body))
+    response = await send_mms(hass, FAMILY, message="x")
+    await hass.async_block_till_done()
+    got = response[FAMILY]["recipients"]
+    assert [r["phone"] for r in got] == ["+48500600701", "+48500600702"]
+    assert [r["status"] for r in got] == statuses
+    ids = {m.phone: m.id for m in simulator.messages}
+    assert got[0]["id"] == ids["+48500600701"]
+    assert len(events) == 1
+    assert hass.states.get("sensor.serwersms_mms_credits").state == str(1000 - statuses.count("queued"))
+    assert len(simulator.requests_to("messages/send_mms")) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"success": True}, {"success": True, "queued": True}, {"success": True, "items": [{"status": None}]}],
+    ids=["bare success", "queued true", "unreadable item"],
+)
+async def test_an_accepted_send_whose_reply_cannot_be_read_may_have_been_sent(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, body: Any
+) -> None:
+    events: list[Event] = async_capture_events(hass, "serwersms_mms_sent")
+    simulator.fail_next("messages/send_mms", Fault("reply", body=body))
+    with pytest.raises(HomeAssistantError) as err:
+        await send_mms(hass, MOM, message="x")
+    assert err.value.translation_key == "outcome_unknown"
+    await hass.async_block_till_done()
+    assert [r["status"] for r in events[0].data["recipients"]] == ["unknown"]
+    assert len(simulator.requests_to("messages/send_mms")) == 1
+    assert len(simulator.messages) == 1  # it was sent, and only once
+
+
+async def test_at_most_five_batches_are_in_flight(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    simulator.latency = 0.02
+    await legacy(hass, [f"+4850{i:07d}" for i in range(1500)])
+    assert len(simulator.requests_to("messages/send_mms")) == 15
+    assert simulator.most_in_flight["messages/send_mms"] == 5
+
+
+# --- the whole MMS fits the budget ----------------------------------------------------------------
+
+
+def _sent_bytes(sim: SerwerSmsSimulator) -> int:
+    """Pictures, gateway files and text of the last MMS sent, as the gateway holds them."""
+    fields = sim.requests_to("messages/send_mms")[-1].fields
+    files = sum(sim.files[file_id].size for file_id in fields.get("file_id", []))
+    return files + len(str(fields.get("text") or "").encode())
+
+
+async def test_a_camera_with_a_gateway_file_and_text_fits_the_budget_together(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    tmp_path,
+) -> None:
+    stored = tmp_path / "plan.jpg"
+    stored.write_bytes(noisy_jpeg(700, 450, 11))
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    uploaded = await hass.services.async_call(
+        "serwersms", "upload_file", {"file": str(stored)}, blocking=True, return_response=True
+    )
+    assert uploaded is not None
+    assert uploaded["size"] > 150 * 1024
+    front_door.image = noisy_jpeg(1920, 1080, 12)
+    await send_mms(hass, MOM, camera="camera.front_door", file_id=uploaded["id"], message="x" * 20_000)
+    assert _sent_bytes(simulator) <= 300 * 1024
+
+
+async def test_message_bytes_are_taken_from_the_picture_budget(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    front_door.image = noisy_jpeg(1920, 1080, 21)
+    await send_mms(hass, MOM, camera="camera.front_door")
+    alone = _sent_bytes(simulator)
+    # the same snapshot again, now with 150 KB of text: the picture must shrink, not be reused
+    await send_mms(hass, MOM, camera="camera.front_door", message="ą" * 75_000)
+    assert alone > 200 * 1024
+    assert _sent_bytes(simulator) <= 300 * 1024
+    assert len(simulator.requests_to("files/add")) == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "entry_point"),
+    [
+        ({"message": "x" * 1_000_000}, "action"),
+        ({"message": "x" * 1_000_000}, "legacy"),
+        ({"message": "x" * 300_000, "camera": "camera.front_door"}, "action"),
+    ],
+)
+async def test_an_mms_that_cannot_fit_is_refused_before_anything_happens(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    data: dict[str, Any],
+    entry_point: str,
+) -> None:
+    call = (
+        send_mms(hass, MOM, **data)
+        if entry_point == "action"
+        else hass.services.async_call("notify", "serwersms", data, blocking=True)
+    )
+    with pytest.raises(ServiceValidationError) as err:
+        await call
+    assert err.value.translation_key == "mms_too_large"
+    assert err.value.translation_placeholders["max"] == "300"
+    assert gateway_calls(simulator) == []
+    assert front_door.snapshots == 0
+
+
+async def test_gateway_files_too_big_for_the_budget_are_refused_before_the_snapshot(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    client = loaded_entry.runtime_data.client
+    big = [
+        await client.upload_file(noisy_jpeg(800, 600, seed), filename="b.jpg", content_type="image/jpeg")
+        for seed in (31, 32)
+    ]
+    assert sum(simulator.files[i].size for i in big) > 300 * 1024 - 8 * 1024
+    with pytest.raises(ServiceValidationError) as err:
+        await send_mms(hass, MOM, camera="camera.front_door", file_id=big)
+    assert err.value.translation_key == "mms_too_large"
+    assert front_door.snapshots == 0
+    assert simulator.requests_to("messages/send_mms") == []
+
+
+# --- odd inputs -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [RuntimeError("driver crashed"), OSError("device busy")])
+async def test_any_camera_failure_is_a_snapshot_error(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+) -> None:
+    async def broken(width: int | None = None, height: int | None = None) -> bytes:
+        raise error
+
+    monkeypatch.setattr(front_door, "async_camera_image", broken)
+    with pytest.raises(HomeAssistantError) as err:
+        await send_mms(hass, MOM, camera="camera.front_door")
+    assert err.value.translation_key == "snapshot_failed"
+    assert gateway_calls(simulator) == []
+
+
+def _digits_of(zero: int, text: str) -> str:
+    """`text` with its ASCII digits written in the script whose zero is code point `zero`."""
+    return text.translate({ord("0") + d: chr(zero + d) for d in range(10)})
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        _digits_of(0xFF10, "500600700"),  # full-width
+        _digits_of(0x0660, "500600700"),  # Arabic-Indic
+        "+" + _digits_of(0xFF10, "48500600700"),
+        "500" + _digits_of(0x0966, "6") + "00700",  # one Devanagari digit among ASCII ones
+    ],
+)
+async def test_only_ascii_digits_make_a_phone_number(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, number: str
+) -> None:
+    with pytest.raises(ServiceValidationError) as err:
+        await legacy(hass, [number])
+    assert err.value.translation_key == "invalid_phone"
+    assert gateway_calls(simulator) == []
+
+
+async def test_a_snapshot_with_comments_leaves_without_them(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(make_jpeg(640, 480))).save(out, "JPEG", comment=b"Kowalski, Lipowa 5, Warszawa")
+    front_door.image = out.getvalue()
+    await send_mms(hass, MOM, camera="camera.front_door")
+    stored = next(iter(simulator.files.values())).content
+    assert b"Kowalski" not in stored
+    assert Image.open(io.BytesIO(stored)).size == (640, 480)
