@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from PIL import Image
 import pytest
@@ -12,6 +13,9 @@ from custom_components.serwersms.mms.images import (
     NotAnImageError,
     fit_image,
     fit_images,
+    strip_gif_metadata,
+    strip_jpeg_metadata,
+    strip_png_metadata,
 )
 from tests.conftest import make_jpeg, make_png
 
@@ -286,3 +290,38 @@ def test_pictures_cut_short_are_never_sent_as_they_are(broken: bytes) -> None:
         return
     assert fitted.content != broken
     assert fitted.content_type == "image/jpeg"  # decoded and re-encoded whole
+
+
+def test_a_jpeg_over_the_budget_only_by_its_metadata_is_stripped_not_reencoded() -> None:
+    clean = encode(noise(400, 300), "JPEG", quality=90)
+    dirty = clean[:2] + _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\0" + SECRET * 2000) + clean[2:]
+    budget = len(clean) + 100
+    assert len(dirty) > budget
+    fitted = fit_image(dirty, "cam.jpg", budget)
+    assert Image.open(io.BytesIO(fitted.content)).tobytes() == Image.open(io.BytesIO(clean)).tobytes()
+    assert SECRET not in fitted.content
+
+
+@pytest.mark.parametrize(
+    ("strip", "data"),
+    [
+        (strip_jpeg_metadata, b"GIF89a"),
+        (strip_jpeg_metadata, b"\xff\xd8\x00\x00"),  # no marker where one must be
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xe1\x00"),  # a length cut short
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xe1\x00\x01"),  # a length below its own size
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xe1\x00\x10abc"),  # a segment longer than the data
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xd8"),  # a second start of image
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xda\x00\x02\x12\x34"),  # image data that never ends
+        (strip_jpeg_metadata, b"\xff\xd8\xff\xff\xe0\x00\x02"),  # fill bytes, then nothing
+        (strip_png_metadata, b"\x89PNG\r\n\x1a\n\x00\x00\x00\x10IHDR"),
+        (strip_png_metadata, b"GIF89a"),
+        (strip_gif_metadata, b"\x89PNG"),
+        (strip_gif_metadata, b"GIF89a" + bytes(7) + b"\x00"),  # an unknown block
+        (strip_gif_metadata, b"GIF89a" + bytes(7) + b",\x00"),  # an image descriptor cut short
+        (strip_gif_metadata, b"GIF89a" + bytes(7) + b"!\xfe\x05ab"),  # an extension cut short
+        (strip_gif_metadata, b"GIF89a" + bytes(7) + b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02"),
+        (strip_gif_metadata, b"GIF89a" + bytes(7) + b"!\xf9\x04\x00\x00\x00\x00\x00"),  # no trailer
+    ],
+)
+def test_metadata_strippers_refuse_what_they_cannot_walk(strip: Any, data: bytes) -> None:
+    assert strip(data) is None

@@ -169,6 +169,7 @@ async def test_a_failing_send_listener_never_fails_a_send_that_went_out(
     await hass.async_block_till_done()
     assert response[MOM]["queued"] == 1
     assert len(heard) == 1
+    assert heard[0].response() == response[MOM]  # type: ignore[attr-defined]
     assert len(events) == 1
     assert events[0].data["deferred"] is False
     assert "A send listener failed" in caplog.text

@@ -15,7 +15,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.serwersms.mms import images, sender as sender_module
-from custom_components.serwersms.mms.picture_queue import async_get_picture_queue, picture_slots
+from custom_components.serwersms.mms.picture_queue import (
+    PictureQueue,
+    async_get_picture_queue,
+    picture_slots,
+)
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera, make_jpeg
 
@@ -54,10 +58,11 @@ def noisy_jpeg(width: int, height: int, seed: int) -> bytes:
     return out.getvalue()
 
 
-class FitSpy:
-    """Wraps the real fitting: records where and how many at once it ran; `gate` can hold a fit."""
+class PictureJobSpy:
+    """Wraps a real picture job: records where and how many at once it ran; `gate` can hold it."""
 
-    def __init__(self) -> None:
+    def __init__(self, job: Callable[..., Any]) -> None:
+        self.job = job
         self.lock = threading.Lock()
         self.running = 0
         self.most = 0
@@ -67,7 +72,7 @@ class FitSpy:
         self.gate = threading.Event()
         self.gate.set()
 
-    def __call__(self, pictures: list[tuple[bytes, str]], budget: int) -> list[images.FittedImage]:
+    def __call__(self, *args: Any) -> Any:
         with self.lock:
             self.running += 1
             self.calls += 1
@@ -76,16 +81,23 @@ class FitSpy:
         self.started.set()
         try:
             self.gate.wait(10)
-            return images.fit_images(pictures, budget)
+            return self.job(*args)
         finally:
             with self.lock:
                 self.running -= 1
 
 
 @pytest.fixture
-def fit_spy(monkeypatch: pytest.MonkeyPatch) -> FitSpy:
-    spy = FitSpy()
+def fit_spy(monkeypatch: pytest.MonkeyPatch) -> PictureJobSpy:
+    spy = PictureJobSpy(images.fit_images)
     monkeypatch.setattr(sender_module, "fit_images", spy)
+    return spy
+
+
+@pytest.fixture
+def hash_spy(monkeypatch: pytest.MonkeyPatch) -> PictureJobSpy:
+    spy = PictureJobSpy(sender_module._digest)
+    monkeypatch.setattr(sender_module, "_digest", spy)
     return spy
 
 
@@ -96,16 +108,31 @@ def test_the_picture_queue_leaves_a_core_for_the_event_loop() -> None:
     assert [picture_slots(n) for n in (1, 2, 4, 16)] == [1, 1, 3, 15]
 
 
+async def test_a_picture_job_that_cannot_start_gives_its_slot_back(
+    hass: HomeAssistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = PictureQueue(hass, 1)
+
+    def shut_down(*_: Any) -> None:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(hass, "async_add_executor_job", shut_down)
+        with pytest.raises(RuntimeError):
+            await queue.run(len, b"x")
+    assert await asyncio.wait_for(queue.run(len, b"abc"), timeout=10) == 3
+
+
 async def test_concurrent_sends_of_different_snapshots_fit_one_at_a_time_off_the_loop(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    fit_spy: FitSpy,
+    fit_spy: PictureJobSpy,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert async_get_picture_queue(hass).slots == picture_slots()
-    snapshots = [noisy_jpeg(960, 540, seed) for seed in range(6)]
+    snapshots = [noisy_jpeg(640, 360, seed) for seed in range(10)]  # more than the fit cache keeps
 
     pending = list(snapshots)
 
@@ -114,38 +141,39 @@ async def test_concurrent_sends_of_different_snapshots_fit_one_at_a_time_off_the
 
     monkeypatch.setattr(front_door, "async_camera_image", next_snapshot)
     results = await asyncio.gather(*(send_mms(hass, MOM, camera="camera.front_door") for _ in snapshots))
-    assert [r[MOM]["queued"] for r in results] == [1] * 6
-    assert len(simulator.requests_to("files/add")) == 6  # six different pictures
-    assert fit_spy.calls == 6
+    assert [r[MOM]["queued"] for r in results] == [1] * 10
+    assert len(simulator.requests_to("files/add")) == 10  # ten different pictures
+    assert fit_spy.calls == 10
     assert fit_spy.most <= async_get_picture_queue(hass).slots
     assert threading.get_ident() not in fit_spy.threads  # never on the event loop
 
 
-async def test_a_cancelled_caller_keeps_its_picture_slot_until_its_fit_ends(
+async def test_a_cancelled_caller_keeps_its_picture_slot_until_its_job_ends(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    fit_spy: FitSpy,
+    hash_spy: PictureJobSpy,
 ) -> None:
     queue = async_get_picture_queue(hass)
     queue._slots = asyncio.Semaphore(1)  # one slot, whatever the machine
-    fit_spy.gate.clear()
+    hash_spy.gate.clear()
     front_door.image = noisy_jpeg(640, 480, 1)
     first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
-    await hass.async_add_executor_job(fit_spy.started.wait, 10)
-    first.cancel()
+    await hass.async_add_executor_job(hash_spy.started.wait, 10)
+    first.cancel()  # while its snapshot is being hashed: the thread runs on regardless
     front_door.image = noisy_jpeg(640, 480, 2)
     second = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
-    for _ in range(20):  # give the second call every chance to start a fit of its own
+    for _ in range(20):  # give the second call every chance to start a job of its own
         await asyncio.sleep(0.01)
-    assert fit_spy.calls == 1
-    fit_spy.gate.set()
+    assert hash_spy.calls == 1
+    hash_spy.gate.set()
     assert (await second)[MOM]["queued"] == 1
     with pytest.raises(asyncio.CancelledError):
         await first
-    assert fit_spy.most == 1
-    assert fit_spy.calls == 2
+    assert hash_spy.most == 1
+    assert hash_spy.calls == 2
+    assert len(simulator.requests_to("messages/send_mms")) == 1
 
 
 async def test_a_caller_cancelled_mid_fit_does_not_cancel_the_fit_others_wait_on(
@@ -153,7 +181,7 @@ async def test_a_caller_cancelled_mid_fit_does_not_cancel_the_fit_others_wait_on
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    fit_spy: FitSpy,
+    fit_spy: PictureJobSpy,
 ) -> None:
     fit_spy.gate.clear()
     front_door.image = noisy_jpeg(640, 480, 3)
@@ -248,6 +276,22 @@ async def legacy(hass: HomeAssistant, targets: list[str], **data: Any) -> None:
     await hass.services.async_call(
         "notify", "serwersms", {"message": "m", "target": targets, "data": data}, blocking=True
     )
+
+
+async def test_a_lost_file_is_not_uploaded_again_when_the_gateway_cannot_list_its_files(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    await send_mms(hass, MOM, camera="camera.front_door")
+    simulator.files.clear()
+    simulator.fail_next("files/index", Fault("error", code=1000))
+    with pytest.raises(HomeAssistantError) as err:
+        await send_mms(hass, MOM, camera="camera.front_door")
+    assert err.value.translation_key == "file_not_on_gateway"
+    assert len(simulator.requests_to("files/add")) == 1  # which file is gone is unknown: nothing resent
+    assert len(simulator.requests_to("messages/send_mms")) == 2
 
 
 async def test_a_batch_with_an_unknown_outcome_is_never_sent_again_after_a_lost_file(

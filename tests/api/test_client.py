@@ -423,3 +423,15 @@ async def test_reports_follow_messages_to_delivery(simulator, http_session) -> N
 async def test_reports_ask_at_most_500_ids_per_call(simulator, http_session) -> None:
     await token_client(http_session, simulator).reports([f"{i:010x}" for i in range(501)])
     assert [len(r.fields["id"]) for r in simulator.requests_to("messages/reports")] == [500, 1]
+
+
+async def test_when_no_batch_is_answered_but_one_may_have_gone_out_that_is_what_is_raised(
+    simulator, http_session
+) -> None:
+    simulator.fail_next("messages/send_mms", Fault("error", code=3004))
+    simulator.fail_next("messages/send_mms", Fault("malformed"))
+    client = token_client(http_session, simulator, max_parallel_batches=1)
+    with pytest.raises(SerwerSmsOutcomeUnknownError, match="may have been sent"):
+        await client.send_mms([f"+48500{i:06d}" for i in range(150)], title="t", text="x")
+    assert len(simulator.requests_to("messages/send_mms")) == 2
+    assert len(simulator.messages) == 50  # the second batch did go out, once

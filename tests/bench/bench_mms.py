@@ -19,7 +19,8 @@ from typing import Any
 import homeassistant
 from homeassistant.core import HomeAssistant
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.serwersms.mms.images import fit_image, fit_images
@@ -46,6 +47,39 @@ def photo(width: int, height: int, seed: int, fmt: str = "JPEG") -> bytes:
     else:
         image.save(out, "JPEG", quality=92)
     return out.getvalue()
+
+
+@pytest.fixture
+def recipients() -> list[tuple[str, list[str]]]:
+    """Three recipient entities, for the one-call-one-send case."""
+    return [
+        ("Mom", ["+48500600700"]),
+        ("Family", ["+48500600701", "+48500600702"]),
+        ("Neighbour", ["+48500600703"]),
+    ]
+
+
+def distinct_snapshots(count: int) -> list[bytes]:
+    """`count` different 1920x1080 camera snapshots (the same scene, a different mark on each)."""
+    base = Image.open(io.BytesIO(photo(1920, 1080, 7))).convert("RGB")
+    snapshots = []
+    for i in range(count):
+        frame = base.copy()
+        ImageDraw.Draw(frame).rectangle(
+            (20 + 8 * (i % 200), 20, 60 + 8 * (i % 200), 60), fill=(i % 256, 90, 200)
+        )
+        out = io.BytesIO()
+        frame.save(out, "JPEG", quality=92)
+        snapshots.append(out.getvalue())
+    return snapshots
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def gateway_requests(sim: SerwerSmsSimulator, since: int) -> int:
@@ -167,7 +201,7 @@ async def test_benchmark(
     # 5. longest event-loop stall during a 10-attachment send
     folder = Path(hass.config.path("bench"))
     folder.mkdir(exist_ok=True)
-    hass.config.allowlist_external_dirs = {str(folder)}
+    hass.config.allowlist_external_dirs = {str(folder.resolve())}  # .venv may be a symlink
     stalls_per_run = []
     for run in range(RUNS):
         paths = []
@@ -246,6 +280,97 @@ async def test_benchmark(
             f"{figures['ours_10_requests']:.0f} (x{figures['baseline_ratio_requests']:.2f})",
             f"{figures['ours_10_ms']:.0f} ms (x{figures['baseline_ratio_wall']:.2f})",
             "<= x0.20 both",
+        )
+    )
+
+    # 7. one call to three recipient entities with a live camera: one snapshot, one upload, one send
+    front_door.image = photo(1920, 1080, 500)
+    snapshots_before, since = front_door.snapshots, len(simulator.requests)
+    await hass.services.async_call(
+        "serwersms",
+        "send_mms",
+        {
+            "entity_id": ["notify.mom_mms", "notify.family_mms", "notify.neighbour_mms"],
+            "camera": "camera.front_door",
+        },
+        blocking=True,
+        return_response=True,
+    )
+    figures["multi_target_snapshots"] = front_door.snapshots - snapshots_before
+    figures["multi_target_uploads"] = sum(1 for r in simulator.requests[since:] if r.endpoint == "files/add")
+    figures["multi_target_sends"] = sum(
+        1 for r in simulator.requests[since:] if r.endpoint == "messages/send_mms"
+    )
+    rows.append(
+        (
+            "7 one call: 3 recipient entities + 1 camera",
+            f"{figures['multi_target_uploads']:.0f} upload + {figures['multi_target_sends']:.0f} send",
+            f"{figures['multi_target_snapshots']:.0f} snapshot",
+            "1 snapshot, 1 upload, 1 send",
+        )
+    )
+
+    # 8. alarms at once: N sends, each of a different 1920x1080 snapshot
+    async def concurrent(count: int) -> tuple[float, float, int]:
+        """Longest loop stall (ms), peak memory growth (MB) and MMS queued for `count` sends at once."""
+        pending = distinct_snapshots(count)
+
+        async def next_snapshot(width: int | None = None, height: int | None = None) -> bytes:
+            return pending.pop(0)
+
+        front_door.async_camera_image = next_snapshot  # type: ignore[method-assign]
+        stalls: list[float] = []
+        memory: list[float] = []
+        running = True
+
+        async def probe() -> None:
+            while running:
+                started = loop.time()
+                await asyncio.sleep(0.005)
+                stalls.append(loop.time() - started - 0.005)
+                memory.append(rss_mb())
+
+        async def one(i: int) -> Any:
+            await asyncio.sleep(0)  # each alarm starts in its own loop iteration, as automations do
+            return await hass.services.async_call(
+                "serwersms",
+                "send_mms",
+                {"entity_id": "notify.mom_mms", "camera": "camera.front_door", "title": f"Alarm {i}"},
+                blocking=True,
+                return_response=True,
+            )
+
+        before = rss_mb()
+        prober = asyncio.create_task(probe())
+        results = await asyncio.gather(*(one(i) for i in range(count)))
+        running = False
+        await prober
+        del front_door.async_camera_image
+        queued = sum(r["notify.mom_mms"]["queued"] for r in results)  # type: ignore[index]
+        return max(stalls) * 1000, max(memory) - before, queued
+
+    stall50, peak50, sent50 = await concurrent(50)
+    figures["concurrent50_max_stall_ms"] = round(stall50, 1)
+    figures["concurrent50_peak_mb"] = round(peak50, 1)
+    figures["concurrent50_sent"] = sent50
+    stall200, peak200, sent200 = await concurrent(200)
+    figures["concurrent200_max_stall_ms"] = round(stall200, 1)
+    figures["concurrent200_peak_mb"] = round(peak200, 1)
+    figures["concurrent200_sent"] = sent200
+    rows.append(
+        (
+            "8 50 sends at once, distinct 1920x1080 snapshots",
+            f"{sent50} sent",
+            f"stall {stall50:.0f} ms, memory +{peak50:.0f} MB",
+            "<= 50 ms, <= 300 MB",
+        )
+    )
+    rows.append(
+        (
+            "8 200 sends at once, distinct 1920x1080 snapshots",
+            f"{sent200} sent",
+            f"stall {stall200:.0f} ms, memory +{peak200:.0f} MB",
+            "",
         )
     )
 

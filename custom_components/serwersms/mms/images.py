@@ -19,6 +19,7 @@ _QUALITY_HIGH = 85
 _QUALITY_LOW = 40
 _SCALE_STEP = 0.7
 
+_MAX_METADATA = 256 * 1024
 _KEEP_AS_IS = {"GIF": "image/gif", "PNG": "image/png"}
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
 
@@ -310,7 +311,8 @@ def _fit_opened(image: Image.Image, data: bytes, budget: int) -> tuple[bytes, st
     fmt = image.format or ""
     width, height = image.size
     strip = _STRIPPERS.get(fmt)
-    if strip is not None and _orientation(image) == 1:
+    # Metadata is rarely more than a thumbnail or two: far bigger pictures need re-encoding anyway.
+    if strip is not None and len(data) <= budget + _MAX_METADATA and _orientation(image) == 1:
         stripped = strip(data)
         if stripped is not None and len(stripped) <= budget:
             # Sent without re-encoding, so what is sent must decode.
