@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 import io
 from typing import Any
 
@@ -167,6 +168,7 @@ def _jpeg_markers(data: bytes) -> list[tuple[int, bytes]]:
     return found
 
 
+@cache  # a new profile carries the time it was made
 def _icc_profile() -> bytes:
     from PIL import ImageCms  # noqa: PLC0415
 
