@@ -10,6 +10,12 @@ import signal
 from .server import SerwerSmsSimulator
 
 
+def _undeliverable(value: str) -> tuple[str, str]:
+    """`+48500600701=message_expired` → (number, reason); the reason defaults to `wrong_number`."""
+    phone, _, reason = value.partition("=")
+    return phone.strip(), reason.strip() or "wrong_number"
+
+
 async def _serve(args: argparse.Namespace) -> None:
     simulator = SerwerSmsSimulator(
         token=args.token,
@@ -17,6 +23,9 @@ async def _serve(args: argparse.Namespace) -> None:
         password=args.password,
         credits=None if args.credits < 0 else args.credits,
         latency=args.latency_ms / 1000,
+        sent_delay=args.sent_after,
+        delivery_delay=args.delivered_after,
+        undeliverable=dict(args.undeliverable),
     )
     url = await simulator.start(args.host, args.port)
     print(f"SerwerSMS simulator on {url} (inbox: {url})", flush=True)
@@ -39,6 +48,29 @@ def main() -> None:
     parser.add_argument("--password", default="sim-password", help="accepted API user password")
     parser.add_argument("--credits", type=int, default=1000, help="MMS credits; negative means no limit")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every API reply")
+    parser.add_argument(
+        "--sent-after",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="seconds from queueing (or the scheduled time) until the report says `sent` (default 0.5)",
+    )
+    parser.add_argument(
+        "--delivered-after",
+        type=float,
+        default=1.5,
+        metavar="SECONDS",
+        help="seconds from queueing until the final report: `delivered`, or `undelivered` for "
+        "--undeliverable numbers (default 1.5)",
+    )
+    parser.add_argument(
+        "--undeliverable",
+        type=_undeliverable,
+        action="append",
+        default=[],
+        metavar="PHONE[=REASON]",
+        help="this number's MMS end `undelivered` with REASON (default wrong_number); repeatable",
+    )
     asyncio.run(_serve(parser.parse_args()))
 
 

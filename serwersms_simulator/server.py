@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 import json
 import re
@@ -77,7 +77,12 @@ class StoredFile:
 
 @dataclass
 class SentMms:
-    """One MMS accepted for one recipient."""
+    """One MMS accepted for one recipient, and when its report moves on (gateway clock, epoch seconds).
+
+    Reports follow the real gateway: `saved` until a scheduled time, then `in_progress` until
+    `sent_at`, `sent` (handed to the network) until `final_at`, then `delivered` — or `undelivered`
+    with `reason` when the number was chosen to fail.
+    """
 
     id: str
     phone: str
@@ -86,7 +91,22 @@ class SentMms:
     file_ids: list[str]
     scheduled: str | None
     request_index: int
-    created: float = field(default_factory=time.monotonic)
+    created: float
+    sent_at: float
+    final_at: float
+    undelivered_reason: str | None = None
+
+    def report(self, now: float) -> tuple[str, str | None]:
+        """The report status (and reason) the gateway gives at `now`."""
+        if now >= self.final_at:
+            if self.undelivered_reason is not None:
+                return "undelivered", self.undelivered_reason
+            return "delivered", None
+        if now >= self.sent_at:
+            return "sent", None
+        if self.scheduled is not None and now < self.created:
+            return "saved", None
+        return "in_progress", None
 
 
 @dataclass
@@ -101,6 +121,7 @@ class RecordedRequest:
     headers: dict[str, str]
     fault: str | None = None
     processed: bool = False
+    at: float = 0.0  # when it arrived, on the simulator's clock
 
 
 @dataclass
@@ -142,6 +163,11 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
+def _wall_clock() -> float:
+    """Epoch seconds, looked up at each call so that a test's frozen clock (freezegun) applies."""
+    return time.time()
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in {"1", "true", "yes", "on"}
 
@@ -161,10 +187,20 @@ class SerwerSmsSimulator:
         ip_allowed: bool = True,
         bad_token_status: int = 401,
         latency: float = 0.0,
-        delivery_delay: float = 1.0,
+        sent_delay: float = 0.5,
+        delivery_delay: float = 1.5,
+        undeliverable: dict[str, str] | None = None,
+        clock: Callable[[], float] | None = None,
         allow_url_fetch_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"),
     ) -> None:
-        """Configure the simulated account; `credits=None` means `no_limit`."""
+        """Configure the simulated account; `credits=None` means `no_limit`.
+
+        Delivery: each queued MMS reports `in_progress`, after `sent_delay` seconds `sent`, after
+        `delivery_delay` seconds its final status — `undelivered` with the given reason for the numbers
+        in `undeliverable` (number → reason, e.g. `wrong_number`), `delivered` for every other number.
+        Delays are counted from the scheduled time for scheduled sends (`saved` until then), on
+        `clock` (epoch seconds; tests move it with the freezer).
+        """
         self.token = token
         self.username = username
         self.password = password
@@ -175,12 +211,17 @@ class SerwerSmsSimulator:
         self.ip_allowed = ip_allowed
         self.bad_token_status = bad_token_status
         self.latency = latency
+        self.sent_delay = sent_delay
         self.delivery_delay = delivery_delay
+        self.clock = clock or _wall_clock
+        # The gateway may repeat a final report, within a reply and in later replies.
+        self.repeat_reports = False
+        self._final_reports: dict[str, dict[str, Any]] = {}
         self.allow_url_fetch_hosts = allow_url_fetch_hosts
         self.files: dict[str, StoredFile] = {}
         self.messages: list[SentMms] = []
         self.requests: list[RecordedRequest] = []
-        self.undeliverable: set[str] = set()
+        self.undeliverable: dict[str, str] = dict(undeliverable or {})
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         # Called with each request as it arrives, before the gateway acts on it (tests change state here).
         self.on_request: Callable[[RecordedRequest], None] | None = None
@@ -331,6 +372,7 @@ class SerwerSmsSimulator:
             files=files,
             headers=headers,
             fault=fault.kind if fault else None,
+            at=self.clock(),
         )
         self.requests.append(record)
         if self.on_request is not None:
@@ -489,12 +531,16 @@ class SerwerSmsSimulator:
         if not phones or len(phones) > MAX_PHONES:
             raise _Reject(2000, "Nieprawidłowa liczba odbiorców")
         scheduled = None
+        now = self.clock()
+        starts = now
         if fields.get("date"):
             try:
                 parsed = datetime.fromisoformat(str(fields["date"]))
             except ValueError as err:
                 raise _Reject(1006, "Niepoprawny format daty") from err
             scheduled = parsed.strftime("%Y-%m-%d %H:%M:%S")
+            # The gateway's clock is Warsaw local time.
+            starts = max(now, parsed.replace(tzinfo=parsed.tzinfo or WARSAW).timestamp())
         if not self.mms_allowed:
             raise _Reject(3005)
         test = _truthy(fields.get("test"))
@@ -518,7 +564,19 @@ class SerwerSmsSimulator:
                 item["status"] = "queued"
                 if not test:
                     self.messages.append(
-                        SentMms(message_id, phone, title, text, file_ids, scheduled, record.index)
+                        SentMms(
+                            message_id,
+                            phone,
+                            title,
+                            text,
+                            file_ids,
+                            scheduled,
+                            record.index,
+                            created=starts,
+                            sent_at=starts + min(self.sent_delay, self.delivery_delay),
+                            final_at=starts + self.delivery_delay,
+                            undelivered_reason=self.undeliverable.get(phone),
+                        )
                     )
             else:
                 item.update(status="unsent", error_code=3103, error_message="Błędny numer odbiorcy")
@@ -534,21 +592,28 @@ class SerwerSmsSimulator:
         ids = _as_list(fields.get("id"))
         if len(ids) > MAX_REPORT_IDS:
             raise _Reject(2000, f"Maksymalnie {MAX_REPORT_IDS} identyfikatorów")
+        if fields.get("type", "mms") != "mms":
+            return {"items": []}
         by_id = {message.id: message for message in self.messages}
-        items = []
-        now = time.monotonic()
+        items: list[dict[str, Any]] = []
+        now = self.clock()
         for message_id in ids:
             message = by_id.get(message_id)
             if message is None:
                 continue
-            item: dict[str, Any] = {"id": message.id, "phone": message.phone, "type": "mms"}
-            if now - message.created < self.delivery_delay:
-                item["status"] = "in_progress"
-            elif message.phone in self.undeliverable:
-                item.update(status="undelivered", reason="wrong_number")
-            else:
-                item["status"] = "delivered"
+            status, reason = message.report(now)
+            item: dict[str, Any] = {"id": message.id, "phone": message.phone, "type": "mms", "status": status}
+            if reason is not None:
+                item["reason"] = reason
             items.append(item)
+            if self.repeat_reports and message.final_at <= now:
+                items.append(dict(item))
+        if self.repeat_reports:
+            asked = set(ids)
+            items.extend(item for key, item in self._final_reports.items() if key not in asked)
+            self._final_reports.update(
+                (item["id"], dict(item)) for item in items if item["status"] in {"delivered", "undelivered"}
+            )
         return {"items": items}
 
     # --- for people and scripts ---------------------------------------------------------------
@@ -557,6 +622,7 @@ class SerwerSmsSimulator:
         return web.Response(text=render_inbox(self), content_type="text/html")
 
     async def _state(self, _request: web.Request) -> web.Response:
+        now = self.clock()
         return web.json_response(
             {
                 "credits": self.credits,
@@ -573,6 +639,9 @@ class SerwerSmsSimulator:
                         "file_ids": m.file_ids,
                         "scheduled": m.scheduled,
                         "request_index": m.request_index,
+                        "status": m.report(now)[0],
+                        "reason": m.report(now)[1],
+                        "final_at": m.final_at,
                     }
                     for m in self.messages
                 ],

@@ -22,6 +22,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
+from .delivery import DeliveryTracker, first_poll_interval
 from .entity import account_device_info, recipient_device_info
 from .issue import clear_all_issues, clear_send_issues
 from .legacy_notify import (
@@ -35,7 +36,7 @@ from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
 
-PLATFORMS: list[Platform] = [Platform.NOTIFY, Platform.SENSOR]
+PLATFORMS: list[Platform] = [Platform.EVENT, Platform.NOTIFY, Platform.SENSOR]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -63,14 +64,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     await coordinator.async_config_entry_first_refresh()
     files = FileIdCache(hass, entry.entry_id, client)
     await files.async_load()
+    delivery = DeliveryTracker(hass, entry, client, first_poll=first_poll_interval())
+    await delivery.async_load()
+    entry.async_on_unload(delivery.async_stop)
     sender = MmsSender(hass, entry, client, files)
     entry.async_on_unload(sender.async_add_listener(lambda sent: _async_after_send(hass, entry, sent)))
+    entry.async_on_unload(sender.async_add_listener(delivery.async_follow))
     # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
     account_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
     )
-    entry.runtime_data = SerwerSmsRuntimeData(client, account_device.id, coordinator, files, sender)
+    entry.runtime_data = SerwerSmsRuntimeData(client, account_device.id, coordinator, files, sender, delivery)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    delivery.async_start()
     await async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))
     loaded_shape = _shape(entry)
@@ -147,4 +153,5 @@ async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
 async def async_remove_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
     """Forget the account's stored file ids and repair issues."""
     await FileIdCache.async_remove_store(hass, entry.entry_id)
+    await DeliveryTracker.async_remove_store(hass, entry.entry_id)
     clear_all_issues(hass, entry)

@@ -39,6 +39,7 @@ MAX_ATTACHMENTS: Final = 10
 MAX_RECIPIENTS: Final = 100_000
 
 EVENT_MMS_SENT: Final = "serwersms_mms_sent"
+EVENT_MMS_DELIVERY: Final = "serwersms_mms_delivery"
 
 ATTR_CAMERA: Final = "camera"
 ATTR_MEDIA: Final = "media"

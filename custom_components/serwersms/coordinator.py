@@ -13,6 +13,7 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsError
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
+from .delivery import DeliveryTracker
 from .issue import clear_issue
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
@@ -34,6 +35,7 @@ class SerwerSmsRuntimeData:
     coordinator: CreditsCoordinator
     files: FileIdCache
     sender: MmsSender
+    delivery: DeliveryTracker
 
 
 class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):

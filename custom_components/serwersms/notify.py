@@ -46,5 +46,7 @@ class RecipientNotifyEntity(RecipientEntity, NotifyEntity):
         """notify.send_message: an MMS whose body is the message."""
         with gateway_errors_translated(self.hass, self._entry):
             await self._entry.runtime_data.sender.async_send(
-                MmsRequest(self.phones, message=message, title=title)
+                MmsRequest(
+                    self.phones, message=message, title=title, recipient_ids=(self.subentry.subentry_id,)
+                )
             )

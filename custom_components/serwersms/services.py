@@ -87,6 +87,7 @@ async def _send_to_account(
     entry: SerwerSmsConfigEntry = recipients[0].entry
     phones = [phone for entity in recipients for phone in entity.phones]
     request = build_request(phones, call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    request.recipient_ids = tuple(entity.subentry.subentry_id for entity in recipients)
     with gateway_errors_translated(call.hass, entry):
         sent = await entry.runtime_data.sender.async_send(request)
     responses: EntityServiceResponse = {}

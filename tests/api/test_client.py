@@ -407,24 +407,6 @@ async def test_unexpected_error_code_keeps_code_and_message(simulator, http_sess
     assert err.value.code == 1007
 
 
-async def test_reports_follow_messages_to_delivery(simulator, http_session) -> None:
-    simulator.delivery_delay = 0.2
-    simulator.undeliverable.add("+48500600701")
-    client = token_client(http_session, simulator)
-    result = await client.send_mms(["+48500600700", "+48500600701"], title="t", text="x")
-    ids = [r.id for r in result.recipients if r.id]
-    assert {r.status for r in await client.reports(ids)} == {"in_progress"}
-    await asyncio.sleep(0.25)
-    reports = {r.phone: r for r in await client.reports(ids)}
-    assert reports["+48500600700"].status == "delivered"
-    assert (reports["+48500600701"].status, reports["+48500600701"].reason) == ("undelivered", "wrong_number")
-
-
-async def test_reports_ask_at_most_500_ids_per_call(simulator, http_session) -> None:
-    await token_client(http_session, simulator).reports([f"{i:010x}" for i in range(501)])
-    assert [len(r.fields["id"]) for r in simulator.requests_to("messages/reports")] == [500, 1]
-
-
 async def test_when_no_batch_is_answered_but_one_may_have_gone_out_that_is_what_is_raised(
     simulator, http_session
 ) -> None:

@@ -4,6 +4,7 @@ from .client import (
     DEFAULT_BASE_URL,
     MAX_FILES_PER_MMS,
     MAX_PHONES_PER_REQUEST,
+    MAX_REPORT_IDS,
     SerwerSmsClient,
     is_refusal,
     merge_batches,
@@ -27,7 +28,9 @@ from .exceptions import (
     SerwerSmsValidationError,
 )
 from .models import (
+    DELIVERED,
     QUEUED,
+    UNDELIVERED,
     UNKNOWN,
     UNSENT,
     BatchOutcome,
@@ -40,9 +43,12 @@ from .models import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DELIVERED",
     "MAX_FILES_PER_MMS",
     "MAX_PHONES_PER_REQUEST",
+    "MAX_REPORT_IDS",
     "QUEUED",
+    "UNDELIVERED",
     "UNKNOWN",
     "UNSENT",
     "BatchOutcome",

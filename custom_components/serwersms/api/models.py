@@ -246,26 +246,54 @@ class BatchOutcome:
     error: SerwerSmsError | None = None
 
 
+# Gateway report statuses, and what each means for the sender (see the contract's "Delivery").
+DELIVERED = "delivered"
+UNDELIVERED = "undelivered"
+_FINAL_STATUSES = {"delivered": DELIVERED, "undelivered": UNDELIVERED, "unsent": UNDELIVERED}
+
+
+def _report_text(value: object) -> str | None:
+    """A report field as text; anything empty or of an odd type counts as missing."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Delivery report of one message."""
+    """Delivery report of one message: the gateway's `status` and `reason` as given (missing: None)."""
 
     id: str
-    phone: str
-    status: str
+    phone: str | None
+    status: str | None
     reason: str | None
 
+    @property
+    def outcome(self) -> str | None:
+        """`delivered` or `undelivered` once the report is final; None while the MMS is on its way.
+
+        `in_progress`, `sent`, `saved`, `queued` and statuses the gateway may add later are not final.
+        """
+        return None if self.status is None else _FINAL_STATUSES.get(self.status.lower())
+
     @classmethod
-    def from_json(cls, item: dict[str, Any]) -> Report:
-        """Parse one `messages/reports` item."""
+    def from_json(cls, item: dict[str, Any]) -> Report | None:
+        """Parse one `messages/reports` item; None for an item without a message id (nothing to match)."""
+        message_id = _report_text(item.get("id"))
+        if message_id is None:
+            return None
         return cls(
-            id=_str(item.get("id")),
-            phone=_str(item.get("phone", "")),
-            status=_str(item.get("status", "")),
-            reason=_opt_str(item.get("reason")),
+            id=message_id,
+            phone=_report_text(item.get("phone")),
+            status=_report_text(item.get("status")),
+            reason=_report_text(item.get("reason")),
         )
 
 
 def parse_reports(reply: dict[str, Any]) -> list[Report]:
-    """Parse the reply of `messages/reports`."""
-    return [Report.from_json(item) for item in _items(reply)]
+    """Parse the reply of `messages/reports`, skipping items that name no message."""
+    return [report for item in _items(reply) if (report := Report.from_json(item)) is not None]

@@ -77,6 +77,8 @@ class MmsRequest:
     file_ids: list[str] = field(default_factory=list)
     date: datetime | None = None
     test: bool = False
+    # The recipients (subentry ids) whose numbers these are; empty for bare numbers (legacy notify).
+    recipient_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,7 @@ class MmsOutcome:
     files: tuple[UploadedFile, ...]
     file_ids: tuple[str, ...]
     deferred: bool = False
+    recipient_ids: tuple[str, ...] = ()
 
     @property
     def queued(self) -> int:
@@ -319,6 +322,7 @@ class MmsSender:
             recipients=tuple(by_phone[phone] for phone in phones),
             files=tuple(uploaded),
             file_ids=tuple(file_ids),
+            recipient_ids=request.recipient_ids,
         )
         errors = [o.error for o in outcomes if o.error is not None]
         if len(errors) == len(outcomes) and all(is_refusal(err) for err in errors):

@@ -1,0 +1,393 @@
+"""Delivery: follow every queued MMS to the phone through `messages/reports`, and tell automations.
+
+The sender tells the tracker what the gateway queued (`DeliveryTracker.async_follow` is one of its
+send listeners); the tracker never reaches back into the sender. When a report is final, or 24 hours passed without one, it fires the
+recipient's `MMS delivery` event entity (a dispatcher signal per recipient) and the bus event
+`serwersms_mms_delivery` — for every number, a number that belongs to no recipient included.
+
+Schedule, per message: the first poll within 30 s of the send (of the scheduled time for a scheduled
+send), each later interval double the one before and never longer than 10 minutes, until the report is
+final or 24 hours have passed (`unconfirmed`). Messages whose polls fall due close together are asked
+together — at most 500 ids a request, so one request per poll for up to 500 pending ids. Nothing pending:
+no timer runs and nothing is asked. Pending ids are kept in `.storage` and survive a restart.
+
+For the demo only, the environment variable `SERWERSMS_FIRST_REPORT_POLL` (seconds, 1-30) makes the
+first poll come sooner; without it the schedule is the contract's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+import logging
+import os
+from typing import Any, Final, TypedDict
+
+from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .api import MAX_REPORT_IDS, QUEUED, Report, SerwerSmsClient, SerwerSmsError
+from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY, SUBENTRY_RECIPIENT
+from .mms.recipients import InvalidPhoneNumberError, normalize_phones
+from .mms.sender import MmsOutcome
+
+_LOGGER = logging.getLogger(__name__)
+
+DELIVERED: Final = "delivered"
+UNDELIVERED: Final = "undelivered"
+UNCONFIRMED: Final = "unconfirmed"
+NOT_SENT: Final = "not_sent"
+DELIVERY_STATUSES: Final = (DELIVERED, UNDELIVERED, UNCONFIRMED, NOT_SENT)
+
+FIRST_POLL: Final = timedelta(seconds=30)
+MAX_INTERVAL: Final = timedelta(minutes=10)
+FOLLOW_FOR: Final = timedelta(hours=24)
+FIRST_POLL_ENV: Final = "SERWERSMS_FIRST_REPORT_POLL"
+
+STORAGE_VERSION = 1
+SAVE_DELAY = 1.0
+
+
+def delivery_signal(entry_id: str, subentry_id: str) -> str:
+    """The dispatcher signal one recipient's event entity listens to."""
+    return f"{DOMAIN}_{entry_id}_{subentry_id}_mms_delivery"
+
+
+def first_poll_interval() -> timedelta:
+    """The contract's 30 s, or a shorter wait set for a demo through `SERWERSMS_FIRST_REPORT_POLL`."""
+    raw = os.environ.get(FIRST_POLL_ENV, "")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return FIRST_POLL
+    return min(FIRST_POLL, timedelta(seconds=max(1.0, seconds)))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What happened to one MMS for one number, as the event entity shows it."""
+
+    message_id: str | None
+    phone: str
+    status: str
+    reason: str | None
+    title: str
+
+    def attributes(self) -> dict[str, Any]:
+        """The event entity's attributes."""
+        return {
+            "message_id": self.message_id,
+            "phone": self.phone,
+            "title": self.title,
+            "reason": self.reason,
+        }
+
+
+class _StoredMessage(TypedDict):
+    phone: str
+    title: str
+    recipients: list[str]
+    last: str
+    gap: float
+    deadline: str
+
+
+@dataclass(slots=True)
+class _Pending:
+    """One queued MMS for one number, still waiting for its final report."""
+
+    phone: str
+    title: str
+    recipients: tuple[str, ...]  # subentry ids of the recipients it was sent for
+    last: datetime  # the send (its scheduled time), then each poll that asked for it
+    gap: timedelta  # how long after `last` it is asked next
+    deadline: datetime  # 24 h after the send (its scheduled time): then `unconfirmed`
+
+    @property
+    def due(self) -> datetime:
+        return min(self.last + self.gap, self.deadline)
+
+    def askable(self, now: datetime) -> bool:
+        """Whether a poll at `now` asks for it: due, or due within a quarter of its interval.
+
+        Asking a little early lets messages of sends made a few seconds apart share their requests; the
+        next interval then doubles the shorter one actually waited, so the schedule's rule holds.
+        """
+        return self.due - now <= self.gap / 4
+
+    def asked(self, now: datetime) -> None:
+        """Move on to the next interval after a poll at `now`."""
+        waited = min(now - self.last, self.gap)
+        self.gap = min(2 * waited, MAX_INTERVAL)
+        self.last = now
+
+    def stored(self) -> _StoredMessage:
+        return {
+            "phone": self.phone,
+            "title": self.title,
+            "recipients": list(self.recipients),
+            "last": self.last.isoformat(),
+            "gap": self.gap.total_seconds(),
+            "deadline": self.deadline.isoformat(),
+        }
+
+    @classmethod
+    def from_stored(cls, data: _StoredMessage) -> _Pending:
+        return cls(
+            phone=data["phone"],
+            title=data["title"],
+            recipients=tuple(data["recipients"]),
+            last=datetime.fromisoformat(data["last"]),
+            gap=timedelta(seconds=data["gap"]),
+            deadline=datetime.fromisoformat(data["deadline"]),
+        )
+
+
+def recipients_with_phone(entry: ConfigEntry, phone: str) -> tuple[str, ...]:
+    """The subentry ids of the account's recipients that have `phone` among their numbers."""
+    found = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type != SUBENTRY_RECIPIENT:
+            continue
+        try:
+            phones = normalize_phones(subentry.data.get(CONF_PHONE, []))
+        except InvalidPhoneNumberError:
+            continue
+        if phone in phones:
+            found.append(subentry.subentry_id)
+    return tuple(found)
+
+
+class DeliveryTracker:
+    """Follows one account's queued MMS to a final report and fires the delivery events."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: SerwerSmsClient,
+        *,
+        first_poll: timedelta = FIRST_POLL,
+    ) -> None:
+        """Bind the tracker to one account; `first_poll` is at most the contract's 30 s."""
+        self._hass = hass
+        self._entry = entry
+        self._client = client
+        self._first_poll = min(first_poll, FIRST_POLL)
+        self._store: Store[dict[str, dict[str, _StoredMessage]]] = Store(
+            hass, STORAGE_VERSION, self.storage_key(entry.entry_id)
+        )
+        self._pending: dict[str, _Pending] = {}
+        self._unsub_timer: CALLBACK_TYPE | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._started = False
+        self._stopped = False
+
+    @staticmethod
+    def storage_key(entry_id: str) -> str:
+        """The `.storage` file of one account's pending message ids."""
+        return f"{DOMAIN}.{entry_id}.delivery"
+
+    @classmethod
+    async def async_remove_store(cls, hass: HomeAssistant, entry_id: str) -> None:
+        """Forget a removed account's pending message ids."""
+        await Store[Any](hass, STORAGE_VERSION, cls.storage_key(entry_id)).async_remove()
+
+    @property
+    def pending(self) -> int:
+        """How many MMS still wait for a final report."""
+        return len(self._pending)
+
+    async def async_load(self) -> None:
+        """Read the pending ids a previous run left (`async_start` resumes their schedule)."""
+        stored = await self._store.async_load() or {}
+        for message_id, data in stored.get("pending", {}).items():
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self._pending[message_id] = _Pending.from_stored(data)
+
+    @callback
+    def async_start(self) -> None:
+        """Start polling; called once the event entities are there to be told."""
+        self._started = True
+        self._arm()
+
+    async def async_stop(self) -> None:
+        """Stop polling (the account unloads) and write the pending ids down."""
+        self._stopped = True
+        self._disarm()
+        if (task := self._poll_task) is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._store.async_save(self._data())
+
+    @callback
+    def async_track(
+        self,
+        message_ids: Mapping[str, str],
+        title: str,
+        *,
+        recipients: Mapping[str, Iterable[str]] | None = None,
+        scheduled: datetime | None = None,
+    ) -> None:
+        """Follow MMS the gateway queued (see `async_follow` for what a send tells the tracker).
+
+        `message_ids` maps each number to its gateway message id. `recipients` maps a number to the
+        recipient subentries it was sent for; a number missing there (a legacy-notify target) belongs
+        to every recipient of the account that has it, or to none. A send scheduled for `scheduled`
+        is followed from that time.
+        """
+        now = dt_util.utcnow()
+        start = now if scheduled is None else max(now, dt_util.as_utc(scheduled))
+        given = recipients or {}
+        for phone, message_id in message_ids.items():
+            owners = tuple(given[phone]) if phone in given else recipients_with_phone(self._entry, phone)
+            self._pending[message_id] = _Pending(
+                phone, title, owners, last=start, gap=self._first_poll, deadline=start + FOLLOW_FOR
+            )
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+        self._arm()
+
+    @callback
+    def async_follow(self, sent: MmsOutcome) -> None:
+        """Send listener: follow every number the gateway queued for real (a test send is not followed)."""
+        if sent.test:
+            return
+        queued = {r.phone: r.id for r in sent.recipients if r.status == QUEUED and r.id}
+        if not queued:
+            return
+        recipients = None
+        if sent.recipient_ids:
+            # Only the targeted recipients: another recipient sharing a number did not get this MMS.
+            recipients = {
+                phone: [sub for sub in recipients_with_phone(self._entry, phone) if sub in sent.recipient_ids]
+                for phone in queued
+            }
+        self.async_track(queued, sent.title, recipients=recipients, scheduled=sent.date)
+
+    @callback
+    def async_report_not_sent(
+        self, phone: str, title: str, reason: str, *, recipients: Iterable[str] | None = None
+    ) -> None:
+        """Tell automations that an MMS for `phone` was never sent (e.g. the outbox gave up).
+
+        Fires the recipient's event entity with event type `not_sent` and `serwersms_mms_delivery`
+        with status `not_sent`, `reason` as given (e.g. `gateway_unreachable`) and `message_id` null.
+        `recipients` are the subentry ids it was meant for; by default, every recipient with `phone`.
+        """
+        owners = tuple(recipients) if recipients is not None else recipients_with_phone(self._entry, phone)
+        self._fire(DeliveryOutcome(None, phone, NOT_SENT, reason, title), owners)
+
+    # --- schedule --------------------------------------------------------------------------------
+
+    def _data(self) -> dict[str, dict[str, _StoredMessage]]:
+        return {"pending": {message_id: message.stored() for message_id, message in self._pending.items()}}
+
+    def _disarm(self) -> None:
+        if self._unsub_timer is not None:
+            self._unsub_timer()
+            self._unsub_timer = None
+
+    @callback
+    def _arm(self) -> None:
+        """Wake up when the next message falls due; nothing to follow, no timer."""
+        self._disarm()
+        if not self._started or self._stopped or self._poll_task is not None or not self._pending:
+            return
+        when = min(message.due for message in self._pending.values())
+        self._unsub_timer = async_track_point_in_utc_time(self._hass, self._wake, when)
+
+    @callback
+    def _wake(self, _now: datetime) -> None:
+        self._unsub_timer = None
+        self._poll_task = self._entry.async_create_background_task(
+            self._hass, self._poll(), f"{DOMAIN} delivery reports", eager_start=False
+        )
+
+    async def _poll(self) -> None:
+        try:
+            await self._ask_and_report()
+        finally:
+            self._poll_task = None
+            self._arm()
+
+    async def _ask_and_report(self) -> None:
+        """One poll: ask for every message due, fire what became final or ran out of time."""
+        now = dt_util.utcnow()
+        asked = sorted(
+            (message_id for message_id, message in self._pending.items() if message.askable(now)),
+            key=lambda message_id: self._pending[message_id].due,
+        )
+        final: dict[str, Report] = {}
+        for start in range(0, len(asked), MAX_REPORT_IDS):
+            chunk = asked[start : start + MAX_REPORT_IDS]
+            try:
+                reports = await self._client.reports(chunk)
+            except SerwerSmsError as err:
+                # Asked again at the next interval; the 24 h limit still applies.
+                _LOGGER.warning("Could not read the delivery reports of %d MMS: %s", len(chunk), err)
+                continue
+            for report in reports:
+                if report.outcome is not None:
+                    final.setdefault(report.id, report)
+        # From here on nothing waits until the pending ids are written down: a poll cancelled by an
+        # unload leaves every message pending, to be asked again after the next start.
+        finished: list[tuple[DeliveryOutcome, tuple[str, ...]]] = []
+        for message_id, report in final.items():
+            # A report repeated in a later reply, for a message already reported: fire once.
+            message = self._pending.pop(message_id, None)
+            if message is None:
+                continue
+            outcome = DeliveryOutcome(
+                message_id, message.phone, str(report.outcome), report.reason, message.title
+            )
+            finished.append((outcome, message.recipients))
+        for message_id in asked:
+            if (message := self._pending.get(message_id)) is None:
+                continue
+            if now >= message.deadline:
+                del self._pending[message_id]
+                outcome = DeliveryOutcome(message_id, message.phone, UNCONFIRMED, None, message.title)
+                finished.append((outcome, message.recipients))
+            else:
+                message.asked(now)
+        try:
+            await self._store.async_save(self._data())
+        finally:
+            for outcome, owners in finished:
+                self._fire(outcome, owners)
+
+    # --- telling automations ---------------------------------------------------------------------
+
+    @callback
+    def _fire(self, outcome: DeliveryOutcome, owners: tuple[str, ...]) -> None:
+        """Fire each owning recipient's event entity, and the bus event once per recipient (or once)."""
+        registry = er.async_get(self._hass)
+        entry_id = self._entry.entry_id
+        present: list[str | None] = [sub for sub in owners if sub in self._entry.subentries]
+        for subentry_id in present or [None]:
+            entity_id = None
+            if subentry_id is not None:
+                async_dispatcher_send(self._hass, delivery_signal(entry_id, subentry_id), outcome)
+                entity_id = registry.async_get_entity_id(NOTIFY_DOMAIN, DOMAIN, f"{entry_id}_{subentry_id}")
+            self._hass.bus.async_fire(
+                EVENT_MMS_DELIVERY,
+                {
+                    "entry_id": entry_id,
+                    "entity_id": entity_id,
+                    "message_id": outcome.message_id,
+                    "phone": outcome.phone,
+                    "status": outcome.status,
+                    "reason": outcome.reason,
+                    "title": outcome.title,
+                },
+            )

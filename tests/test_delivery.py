@@ -1,0 +1,581 @@
+"""Delivery: every queued MMS is followed to the phone, and automations are told what happened."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.serwersms.delivery import FIRST_POLL_ENV, DeliveryTracker, first_poll_interval
+from serwersms_simulator import Fault, SerwerSmsSimulator
+from tests.conftest import PASSWORD, TOKEN, USERNAME
+
+MOM, FAMILY = "notify.mom_mms", "notify.family_mms"
+MOM_DELIVERY, FAMILY_DELIVERY = "event.mom_mms_delivery", "event.family_mms_delivery"
+MOM_PHONE, FAMILY_PHONES = "+48500600700", ["+48500600701", "+48500600702"]
+REPORTS = "messages/reports"
+
+
+@pytest.fixture(autouse=True)
+def whole_second(freezer: FrozenDateTimeFactory) -> None:
+    """Start every test on a whole second, so that schedules read as plain numbers."""
+    freezer.move_to("2026-11-25 12:00:00+00:00")
+
+
+async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return response  # type: ignore[return-value]
+
+
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1
+) -> None:
+    """Let `seconds` pass in steps, firing due timers and finishing each poll before going on."""
+    passed = 0.0
+    while passed < seconds:
+        tick = min(step, seconds - passed)
+        freezer.tick(timedelta(seconds=tick))
+        passed += tick
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def delivery_events(events: list[Event]) -> list[dict[str, Any]]:
+    return [dict(event.data) for event in events]
+
+
+def entity_events(hass: HomeAssistant, changes: list[Event], entity_id: str) -> list[dict[str, Any]]:
+    """Every event an event entity showed (its state changes), as event type plus attributes."""
+    shown = []
+    for change in changes:
+        if change.data["entity_id"] != entity_id or change.data["new_state"] is None:
+            continue
+        if change.data["new_state"].state in ("unknown", "unavailable"):
+            continue
+        attributes = change.data["new_state"].attributes
+        shown.append(
+            {key: attributes.get(key) for key in ("event_type", "message_id", "phone", "title", "reason")}
+        )
+    return shown
+
+
+def report_times(sim: SerwerSmsSimulator, since: float) -> list[float]:
+    """When each `messages/reports` request came, in seconds after `since`."""
+    return [round(r.at - since, 3) for r in sim.requests_to(REPORTS)]
+
+
+async def test_each_recipient_has_an_mms_delivery_event_entity_on_its_device(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    registry = er.async_get(hass)
+    subentries = {sub.title: sub.subentry_id for sub in loaded_entry.subentries.values()}
+    for name, entity_id in (("Mom", MOM_DELIVERY), ("Family", FAMILY_DELIVERY)):
+        entity = registry.async_get(entity_id)
+        assert entity is not None, entity_id
+        assert entity.config_subentry_id == subentries[name]
+        assert entity.translation_key == "mms_delivery"
+        notify = registry.async_get(entity_id.replace("event.", "notify.").removesuffix("_delivery"))
+        assert notify is not None
+        assert entity.device_id == notify.device_id
+        device = dr.async_get(hass).async_get(entity.device_id or "")
+        assert device is not None
+        assert device.name == name
+        state = hass.states.get(entity_id)
+        assert state is not None
+        assert state.attributes["event_types"] == ["delivered", "undelivered", "unconfirmed", "not_sent"]
+        assert state.attributes["friendly_name"] == f"{name} MMS delivery"
+
+
+async def test_a_delivered_mms_fires_the_recipient_event_and_the_bus_event(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    changes = async_capture_events(hass, "state_changed")
+    simulator.delivery_delay = 10
+    response = await send_mms(hass, MOM, title="Alarm", message="Front door")
+    message_id = response[MOM]["recipients"][0]["id"]
+    sent = simulator.clock()
+    await advance(hass, freezer, 29)
+    assert simulator.requests_to(REPORTS) == []
+    await advance(hass, freezer, 1)
+    assert report_times(simulator, sent) == [30]
+    assert simulator.requests_to(REPORTS)[0].fields["id"] == [message_id]
+    expected = {"message_id": message_id, "phone": MOM_PHONE, "title": "Alarm", "reason": None}
+    assert entity_events(hass, changes, MOM_DELIVERY) == [{"event_type": "delivered", **expected}]
+    assert entity_events(hass, changes, FAMILY_DELIVERY) == []
+    assert delivery_events(events) == [
+        {"entry_id": loaded_entry.entry_id, "entity_id": MOM, "status": "delivered", **expected}
+    ]
+    for secret in (TOKEN, USERNAME, PASSWORD):
+        assert secret not in str(events[0].data)
+    # Nothing left to follow: the account goes quiet.
+    await advance(hass, freezer, 3600, step=60)
+    assert len(simulator.requests_to(REPORTS)) == 1
+
+
+async def test_polls_come_within_30_s_then_at_most_doubling_up_to_10_minutes(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.delivery_delay = 3 * 3600  # the phone is off: no final report for hours
+    await send_mms(hass, MOM, message="m")
+    sent = simulator.clock()
+    await advance(hass, freezer, 3600)
+    times = report_times(simulator, sent)
+    gaps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+    assert gaps[:7] == [30, 60, 120, 240, 480, 600, 600]
+    assert all(gap == 600 for gap in gaps[5:])
+    assert all(len(r.fields["id"]) == 1 for r in simulator.requests_to(REPORTS))
+
+
+async def test_sends_a_few_seconds_apart_share_their_polls(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.delivery_delay = 3 * 3600
+    await send_mms(hass, MOM, message="first")
+    sent = simulator.clock()
+    await advance(hass, freezer, 5)
+    await send_mms(hass, FAMILY, message="second")
+    await advance(hass, freezer, 1200)
+    requests = simulator.requests_to(REPORTS)
+    assert [len(r.fields["id"]) for r in requests] == [3] * len(requests)
+    # The later send was asked 25 s after it went out, so its own intervals start from 25 s.
+    assert report_times(simulator, sent)[:4] == [30, 80, 180, 380]
+
+
+async def test_no_final_report_within_24_hours_is_unconfirmed(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    simulator.delivery_delay = 48 * 3600
+    response = await send_mms(hass, MOM, title="Alarm", message="m")
+    sent = simulator.clock()
+    await advance(hass, freezer, 24 * 3600 - 60, step=60)
+    assert events == []
+    await advance(hass, freezer, 60, step=60)
+    assert delivery_events(events) == [
+        {
+            "entry_id": loaded_entry.entry_id,
+            "entity_id": MOM,
+            "message_id": response[MOM]["recipients"][0]["id"],
+            "phone": MOM_PHONE,
+            "status": "unconfirmed",
+            "reason": None,
+            "title": "Alarm",
+        }
+    ]
+    state = hass.states.get(MOM_DELIVERY)
+    assert state is not None
+    assert state.attributes["event_type"] == "unconfirmed"
+    assert report_times(simulator, sent)[-1] == 24 * 3600
+    asked = len(simulator.requests_to(REPORTS))
+    assert asked < 24 * 6 + 10  # every 10 minutes at most, once the intervals have grown
+    await advance(hass, freezer, 24 * 3600, step=600)
+    assert len(simulator.requests_to(REPORTS)) == asked
+    assert len(events) == 1
+
+
+async def test_an_idle_account_asks_for_no_reports_all_day(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await send_mms(hass, MOM, message="a test only", test=True)
+    await advance(hass, freezer, 24 * 3600, step=60)
+    assert simulator.requests_to(REPORTS) == []
+    assert len(simulator.requests_to("messages/send_mms")) == 1
+
+
+async def test_a_test_mode_send_is_not_followed(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    response = await send_mms(hass, FAMILY, message="m", test=True)
+    assert response[FAMILY]["queued"] == 2
+    await advance(hass, freezer, 3600, step=10)
+    assert simulator.requests_to(REPORTS) == []
+    assert events == []
+    assert loaded_entry.runtime_data.delivery.pending == 0
+
+
+async def test_1200_pending_ids_take_three_requests_a_poll(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.credits = None
+    simulator.delivery_delay = 3 * 3600
+    numbers = [f"+4851{i:07d}" for i in range(1200)]
+    await hass.services.async_call("notify", "serwersms", {"message": "m", "target": numbers}, blocking=True)
+    await advance(hass, freezer, 30)
+    first = simulator.requests_to(REPORTS)
+    assert [len(r.fields["id"]) for r in first] == [500, 500, 200]
+    queued = {m.id for m in simulator.messages}
+    assert {i for r in first for i in r.fields["id"]} == queued
+    await advance(hass, freezer, 60)
+    assert [len(r.fields["id"]) for r in simulator.requests_to(REPORTS)] == [500, 500, 200] * 2
+
+
+async def test_every_number_of_a_recipient_reports_on_its_own(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    changes = async_capture_events(hass, "state_changed")
+    simulator.undeliverable[FAMILY_PHONES[1]] = "message_expired"
+    response = await send_mms(hass, FAMILY, title="Ruch", message="m")
+    ids = {r["phone"]: r["id"] for r in response[FAMILY]["recipients"]}
+    await advance(hass, freezer, 30)
+    shown = entity_events(hass, changes, FAMILY_DELIVERY)
+    assert sorted(shown, key=lambda e: e["phone"]) == [
+        {
+            "event_type": "delivered",
+            "message_id": ids[FAMILY_PHONES[0]],
+            "phone": FAMILY_PHONES[0],
+            "title": "Ruch",
+            "reason": None,
+        },
+        {
+            "event_type": "undelivered",
+            "message_id": ids[FAMILY_PHONES[1]],
+            "phone": FAMILY_PHONES[1],
+            "title": "Ruch",
+            "reason": "message_expired",
+        },
+    ]
+    assert sorted(
+        (e["phone"], e["status"], e["reason"], e["entity_id"]) for e in delivery_events(events)
+    ) == [
+        (FAMILY_PHONES[0], "delivered", None, FAMILY),
+        (FAMILY_PHONES[1], "undelivered", "message_expired", FAMILY),
+    ]
+    assert entity_events(hass, changes, MOM_DELIVERY) == []
+
+
+async def test_a_report_repeated_within_a_reply_or_later_fires_once(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    simulator.repeat_reports = True
+    await send_mms(hass, MOM, message="first")
+    await advance(hass, freezer, 30)
+    assert [e["phone"] for e in delivery_events(events)] == [MOM_PHONE]
+    await send_mms(hass, FAMILY, message="second")
+    await advance(hass, freezer, 30)
+    # The gateway listed Mom's report again, unasked, next to Family's.
+    late = simulator.requests_to(REPORTS)[-1]
+    assert len(late.fields["id"]) == 2
+    assert sorted(e["phone"] for e in delivery_events(events)) == sorted([MOM_PHONE, *FAMILY_PHONES])
+    await advance(hass, freezer, 3600, step=60)
+    assert len(events) == 3
+
+
+async def test_pending_ids_survive_a_restart(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    response = await send_mms(hass, MOM, message="m")
+    message_id = response[MOM]["recipients"][0]["id"]
+    await advance(hass, freezer, 10)
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"]
+    assert list(stored) == [message_id]
+    await advance(hass, freezer, 60)
+    assert simulator.requests_to(REPORTS) == []
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await advance(hass, freezer, 1)
+    assert [e["message_id"] for e in delivery_events(events)] == [message_id]
+    assert hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"] == {}
+    state = hass.states.get(MOM_DELIVERY)
+    assert state is not None
+    assert state.attributes["event_type"] == "delivered"
+
+
+async def test_a_scheduled_send_is_followed_from_its_time(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    at = dt_util.utcnow() + timedelta(hours=2)
+    await send_mms(hass, MOM, message="later", date=at.isoformat())
+    await advance(hass, freezer, 2 * 3600, step=60)
+    assert simulator.requests_to(REPORTS) == []  # `saved` until its time: not asked at all
+    await advance(hass, freezer, 30)
+    assert report_times(simulator, at.timestamp()) == [30]
+    assert [e["status"] for e in delivery_events(events)] == ["delivered"]
+
+
+async def test_a_legacy_notify_number_of_no_recipient_gets_the_bus_event_only(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    changes = async_capture_events(hass, "state_changed")
+    stranger = "+48600700800"
+    simulator.undeliverable[stranger] = "wrong_number"
+    await hass.services.async_call(
+        "notify",
+        "serwersms",
+        {"message": "m", "title": "Hej", "target": [stranger, "500 600 700"]},
+        blocking=True,
+    )
+    await advance(hass, freezer, 30)
+    assert sorted(
+        (e["phone"], e["entity_id"], e["status"], e["reason"]) for e in delivery_events(events)
+    ) == [
+        (MOM_PHONE, MOM, "delivered", None),
+        (stranger, None, "undelivered", "wrong_number"),
+    ]
+    assert [e["phone"] for e in entity_events(hass, changes, MOM_DELIVERY)] == [MOM_PHONE]
+    assert entity_events(hass, changes, FAMILY_DELIVERY) == []
+
+
+async def test_a_failed_poll_is_asked_again_at_the_next_interval(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    # The client's quick retries back off on the frozen clock: let them retry at once.
+    loaded_entry.runtime_data.client._backoff = 0.0
+    await send_mms(hass, MOM, message="m")
+    sent = simulator.clock()
+    simulator.fail_next(REPORTS, Fault("status", status=503), times=10)
+    await advance(hass, freezer, 30)
+    assert events == []
+    simulator.clear_faults()
+    simulator.fail_next(REPORTS, Fault("malformed"), times=10)
+    await advance(hass, freezer, 60)
+    assert events == []
+    simulator.clear_faults()
+    simulator.fail_next(REPORTS, Fault("error", code=1000))
+    await advance(hass, freezer, 120)
+    assert events == []
+    simulator.clear_faults()
+    await advance(hass, freezer, 240)
+    assert [e["status"] for e in delivery_events(events)] == ["delivered"]
+    assert sorted({round(t) for t in report_times(simulator, sent)}) == [30, 90, 210, 450]
+    assert len(simulator.requests_to(REPORTS)) == 3 + 3 + 1 + 1
+
+
+async def test_reports_without_a_final_status_keep_the_mms_pending(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    simulator.delivery_delay = 100
+    await send_mms(hass, MOM, message="m")
+    await advance(hass, freezer, 90)  # `in_progress`, then `sent`: nothing to tell yet
+    assert len(simulator.requests_to(REPORTS)) == 2
+    assert events == []
+    await advance(hass, freezer, 120)
+    assert [e["status"] for e in delivery_events(events)] == ["delivered"]
+
+
+async def test_not_sent_is_reported_through_the_tracker(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    changes = async_capture_events(hass, "state_changed")
+    tracker = loaded_entry.runtime_data.delivery
+    tracker.async_report_not_sent(MOM_PHONE, "Alarm", "gateway_unreachable")
+    tracker.async_report_not_sent("+48600700800", "Alarm", "gateway_unreachable")
+    await hass.async_block_till_done()
+    assert entity_events(hass, changes, MOM_DELIVERY) == [
+        {
+            "event_type": "not_sent",
+            "message_id": None,
+            "phone": MOM_PHONE,
+            "title": "Alarm",
+            "reason": "gateway_unreachable",
+        }
+    ]
+    assert [(e["entity_id"], e["status"], e["message_id"]) for e in delivery_events(events)] == [
+        (MOM, "not_sent", None),
+        (None, "not_sent", None),
+    ]
+
+
+async def test_a_recipient_removed_meanwhile_still_gets_the_bus_event(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    await send_mms(hass, MOM, message="m")
+    mom = next(sub for sub in loaded_entry.subentries.values() if sub.title == "Mom")
+    assert hass.config_entries.async_remove_subentry(loaded_entry, mom.subentry_id)
+    await hass.async_block_till_done()
+    assert er.async_get(hass).async_get(MOM_DELIVERY) is None
+    await advance(hass, freezer, 30)
+    assert [(e["entity_id"], e["phone"], e["status"]) for e in delivery_events(events)] == [
+        (None, MOM_PHONE, "delivered")
+    ]
+
+
+async def test_unloading_in_the_middle_of_a_poll_keeps_the_mms_pending(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    response = await send_mms(hass, MOM, message="m")
+    simulator.fail_next(REPORTS, Fault("hang_after"))
+    freezer.tick(timedelta(seconds=30))
+    async_fire_time_changed(hass)
+    for _ in range(10_000):  # real loopback I/O: the request arrives after some loop iterations
+        if simulator.requests_to(REPORTS):
+            break
+        await asyncio.sleep(0)
+    assert len(simulator.requests_to(REPORTS)) == 1  # asked; the gateway holds its answer
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert events == []
+    stored = hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"]
+    assert list(stored) == [response[MOM]["recipients"][0]["id"]]
+
+
+async def test_a_previous_runs_overdue_mms_is_reported_right_after_start(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Home Assistant was off while the report came in; one stored item is damaged and skipped."""
+    config_entry.add_to_hass(hass)
+    client_result = await _send_directly(hass, simulator, MOM_PHONE)
+    now = dt_util.utcnow()
+    mom = next(sub.subentry_id for sub in config_entry.subentries.values() if sub.title == "Mom")
+    hass_storage[DeliveryTracker.storage_key(config_entry.entry_id)] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": DeliveryTracker.storage_key(config_entry.entry_id),
+        "data": {
+            "pending": {
+                client_result: {
+                    "phone": MOM_PHONE,
+                    "title": "Before the power cut",
+                    "recipients": [mom],
+                    "last": (now - timedelta(hours=3)).isoformat(),
+                    "gap": 600.0,
+                    "deadline": (now + timedelta(hours=20)).isoformat(),
+                },
+                "damaged": {"phone": MOM_PHONE, "last": "yesterday"},
+            }
+        },
+    }
+    freezer.tick(timedelta(seconds=5))
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    state = hass.states.get(MOM_DELIVERY)
+    assert state is not None
+    assert state.attributes["event_type"] == "delivered"
+    assert state.attributes["title"] == "Before the power cut"
+    assert [r.fields["id"] for r in simulator.requests_to(REPORTS)] == [[client_result]]
+
+
+async def _send_directly(hass: HomeAssistant, simulator: SerwerSmsSimulator, phone: str) -> str:
+    """Queue an MMS on the gateway the way an earlier run of Home Assistant did; its message id."""
+    from homeassistant.helpers.aiohttp_client import async_get_clientsession  # noqa: PLC0415
+
+    from custom_components.serwersms.api import SerwerSmsClient  # noqa: PLC0415
+
+    client = SerwerSmsClient(async_get_clientsession(hass), token=TOKEN, base_url=simulator.url)
+    result = await client.send_mms([phone], title="t", text="x")
+    message_id = result.recipients[0].id
+    assert message_id is not None
+    return message_id
+
+
+async def test_removing_the_account_forgets_its_pending_ids(
+    hass: HomeAssistant, hass_storage: dict[str, Any], loaded_entry: MockConfigEntry
+) -> None:
+    await send_mms(hass, MOM, message="m")
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert DeliveryTracker.storage_key(loaded_entry.entry_id) not in hass_storage
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(None, 30), ("", 30), ("fast", 30), ("2", 2), ("0", 1), ("-5", 1), ("120", 30), ("12.5", 12.5)],
+)
+def test_only_a_shorter_first_poll_can_be_set_for_a_demo(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float
+) -> None:
+    if value is None:
+        monkeypatch.delenv(FIRST_POLL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(FIRST_POLL_ENV, value)
+    assert first_poll_interval() == timedelta(seconds=seconds)
+
+
+async def test_a_demo_first_poll_comes_sooner(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(FIRST_POLL_ENV, "3")
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await send_mms(hass, MOM, message="m")
+    sent = simulator.clock()
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    await advance(hass, freezer, 3)
+    assert report_times(simulator, sent) == [3]
+    assert [e["status"] for e in delivery_events(events)] == ["delivered"]
