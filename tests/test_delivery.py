@@ -579,3 +579,72 @@ async def test_a_demo_first_poll_comes_sooner(
     await advance(hass, freezer, 3)
     assert report_times(simulator, sent) == [3]
     assert [e["status"] for e in delivery_events(events)] == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    "recipients", [[("Mom", ["+48500600700"]), ("Family", ["+48500600700", "+48500600702"])]]
+)
+async def test_a_number_shared_by_two_recipients_reports_to_the_one_that_was_sent_to(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    changes = async_capture_events(hass, "state_changed")
+    await send_mms(hass, MOM, message="only Mom")
+    await advance(hass, freezer, 30)
+    assert [(e["entity_id"], e["phone"]) for e in delivery_events(events)] == [(MOM, MOM_PHONE)]
+    assert len(entity_events(hass, changes, MOM_DELIVERY)) == 1
+    assert entity_events(hass, changes, FAMILY_DELIVERY) == []
+    events.clear()
+    await send_mms(hass, [MOM, FAMILY], message="both")
+    assert simulator.requests_to("messages/send_mms")[-1].fields["phone"] == [MOM_PHONE, "+48500600702"]
+    await advance(hass, freezer, 30)
+    assert sorted((e["entity_id"], e["phone"]) for e in delivery_events(events)) == [
+        (FAMILY, MOM_PHONE),
+        (FAMILY, "+48500600702"),
+        (MOM, MOM_PHONE),
+    ]
+    assert [e["phone"] for e in entity_events(hass, changes, MOM_DELIVERY)] == [MOM_PHONE, MOM_PHONE]
+    assert sorted(e["phone"] for e in entity_events(hass, changes, FAMILY_DELIVERY)) == [
+        MOM_PHONE,
+        "+48500600702",
+    ]
+
+
+async def test_notify_send_message_is_followed_too(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    changes = async_capture_events(hass, "state_changed")
+    await hass.services.async_call(
+        "notify", "send_message", {"entity_id": FAMILY, "message": "m", "title": "Hej"}, blocking=True
+    )
+    await advance(hass, freezer, 30)
+    shown = entity_events(hass, changes, FAMILY_DELIVERY)
+    assert sorted((e["phone"], e["event_type"], e["title"]) for e in shown) == [
+        (FAMILY_PHONES[0], "delivered", "Hej"),
+        (FAMILY_PHONES[1], "delivered", "Hej"),
+    ]
+
+
+async def test_numbers_the_gateway_did_not_queue_are_not_followed(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.credits = None
+    simulator.delivery_delay = 3600
+    numbers = [f"+4851{i:07d}" for i in range(150)]
+    # One of the two batches (100 and 50 numbers) is refused: its numbers got nothing to follow.
+    simulator.fail_next("messages/send_mms", Fault("error", code=3100))
+    await hass.services.async_call("notify", "serwersms", {"message": "m", "target": numbers}, blocking=True)
+    sent = {m.id for m in simulator.messages}
+    await advance(hass, freezer, 30)
+    asked = [i for r in simulator.requests_to(REPORTS) for i in r.fields["id"]]
+    assert len(sent) in (50, 100)
+    assert sorted(asked) == sorted(sent)
