@@ -1,9 +1,10 @@
 """Delivery: follow every queued MMS to the phone through `messages/reports`, and tell automations.
 
 The sender tells the tracker what the gateway queued (`DeliveryTracker.async_follow` is one of its
-send listeners); the tracker never reaches back into the sender. When a report is final, or 24 hours passed without one, it fires the
-recipient's `MMS delivery` event entity (a dispatcher signal per recipient) and the bus event
-`serwersms_mms_delivery` — for every number, a number that belongs to no recipient included.
+send listeners); the tracker never reaches back into the sender. When a report is final, or 24 hours
+passed without one, it fires the recipient's `MMS delivery` event entity (a dispatcher signal per
+recipient) and the bus event `serwersms_mms_delivery` — for every number, a number that belongs to no
+recipient included.
 
 Schedule, per message: the first poll within 30 s of the send (of the scheduled time for a scheduled
 send), each later interval double the one before and never longer than 10 minutes, until the report is
@@ -36,8 +37,7 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
 from .api import MAX_REPORT_IDS, QUEUED, Report, SerwerSmsClient, SerwerSmsError
-from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY, SUBENTRY_RECIPIENT
-from .mms.recipients import InvalidPhoneNumberError, normalize_phones
+from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
 from .mms.sender import MmsOutcome
 
 _LOGGER = logging.getLogger(__name__)
@@ -153,18 +153,12 @@ class _Pending:
 
 
 def recipients_with_phone(entry: ConfigEntry, phone: str) -> tuple[str, ...]:
-    """The subentry ids of the account's recipients that have `phone` among their numbers."""
-    found = []
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type != SUBENTRY_RECIPIENT:
-            continue
-        try:
-            phones = normalize_phones(subentry.data.get(CONF_PHONE, []))
-        except InvalidPhoneNumberError:
-            continue
-        if phone in phones:
-            found.append(subentry.subentry_id)
-    return tuple(found)
+    """The subentry ids of the recipients that have `phone` among their (stored normalised) numbers."""
+    return tuple(
+        subentry.subentry_id
+        for subentry in entry.subentries.values()
+        if phone in subentry.data.get(CONF_PHONE, ())
+    )
 
 
 class DeliveryTracker:
@@ -263,8 +257,6 @@ class DeliveryTracker:
         if sent.test:
             return
         queued = {r.phone: r.id for r in sent.recipients if r.status == QUEUED and r.id}
-        if not queued:
-            return
         recipients = None
         if sent.recipient_ids:
             # Only the targeted recipients: another recipient sharing a number did not get this MMS.
