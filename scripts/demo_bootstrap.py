@@ -2,7 +2,9 @@
 
 Logs in as the demo user, adds the SerwerSMS account (API token method, pointed at the simulator)
 and two recipients through the normal config and subentry flows if they are not there yet, and
-keeps a long-lived access token for command-line use. Prints the token file's path.
+keeps a long-lived access token for command-line use. Prints the token file's path. With --press it
+presses the demo button and prints the MMS the simulator received and the `serwersms_mms_delivery`
+events Home Assistant fired for it.
 """
 
 from __future__ import annotations
@@ -131,12 +133,64 @@ async def wait_until_ready(session: aiohttp.ClientSession, base: str, entity_id:
     sys.exit(f"Home Assistant did not finish starting with {entity_id} within {timeout:.0f} s")
 
 
-async def press_and_report(session: aiohttp.ClientSession, base: str, simulator: str, timeout: float) -> None:
-    """Press the demo button, wait for the simulator to receive the MMS, print what arrived."""
+async def delivery_events(
+    session: aiohttp.ClientSession, base: str, access_token: str
+) -> aiohttp.ClientWebSocketResponse:
+    """A websocket subscribed to `serwersms_mms_delivery`, opened before the button is pressed."""
+    ws = await session.ws_connect(f"{base.replace('http', 'ws', 1)}/api/websocket")
+    await ws.receive_json()
+    await ws.send_json({"type": "auth", "access_token": access_token})
+    await ws.receive_json()
+    await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "serwersms_mms_delivery"})
+    await ws.receive_json()
+    return ws
+
+
+async def report_delivery(
+    session: aiohttp.ClientSession,
+    base: str,
+    ws: aiohttp.ClientWebSocketResponse,
+    message_ids: list[str],
+    started: float,
+    timeout: float,
+) -> None:
+    """Print each delivery event of the MMS just sent, and what the recipient's event entity shows."""
+    loop = asyncio.get_running_loop()
+    waiting = set(message_ids)
+    deadline = loop.time() + timeout
+    while waiting:
+        try:
+            message = await asyncio.wait_for(ws.receive_json(), max(0.1, deadline - loop.time()))
+        except TimeoutError:
+            sys.exit(f"no delivery event for {', '.join(sorted(waiting))} within {timeout:.0f} s")
+        data = message.get("event", {}).get("data", {})
+        if data.get("message_id") not in waiting:
+            continue
+        waiting.discard(data["message_id"])
+        print(
+            f"Delivery event {loop.time() - started:.2f} s after the button press: serwersms_mms_delivery "
+            f"status={data['status']} phone={data['phone']} message_id={data['message_id']} "
+            f"entity_id={data['entity_id']} reason={data['reason']} title={data['title']}"
+        )
+    await ws.close()
+    async with session.get(f"{base}/api/states/event.family_mms_delivery") as response:
+        state = await response.json()
+    attributes = state["attributes"]
+    print(
+        f"  event.family_mms_delivery: {attributes['event_type']} at {state['state']} "
+        f"(phone {attributes['phone']}, message id {attributes['message_id']})"
+    )
+
+
+async def press_and_report(
+    session: aiohttp.ClientSession, base: str, simulator: str, access_token: str, timeout: float
+) -> None:
+    """Press the demo button, wait for the MMS to reach the simulator, print it and its delivery."""
     from io import BytesIO  # noqa: PLC0415
 
     from PIL import Image  # noqa: PLC0415
 
+    ws = await delivery_events(session, base, access_token)
     async with session.get(f"{simulator}_sim/state") as response:
         before = len((await response.json())["messages"])
     loop = asyncio.get_running_loop()
@@ -172,6 +226,7 @@ async def press_and_report(session: aiohttp.ClientSession, base: str, simulator:
             f"{image.width}x{image.height}, EXIF {'present' if image.getexif() else 'none'}"
         )
     print(f"  credits left on the simulated account: {state['credits']}")
+    await report_delivery(session, base, ws, [m["id"] for m in arrived], started, timeout)
 
 
 async def main() -> None:
@@ -199,7 +254,7 @@ async def main() -> None:
         await wait_until_ready(session, args.base, "notify.family_mms", args.timeout)
         print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
         if args.press:
-            await press_and_report(session, args.base, args.simulator, 60)
+            await press_and_report(session, args.base, args.simulator, access, 60)
 
 
 if __name__ == "__main__":
