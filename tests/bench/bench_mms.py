@@ -1,13 +1,15 @@
-"""Benchmark of the send path (run by scripts/bench, not by scripts/test).
+"""Benchmark of the send path and of delivery tracking (run by scripts/bench, not by scripts/test).
 
 Runs inside the Home Assistant test harness against the simulator with an injected per-request
 latency (RTT) and prints medians of several runs, with the ratio to the ideal. Figures, not asserts.
+Delivery tracking runs at the product's default schedule on a simulated clock (the freezer).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 import io
 import json
 import os
@@ -16,12 +18,17 @@ import statistics
 import time
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 import homeassistant
 from homeassistant.core import HomeAssistant
 import numpy as np
 from PIL import Image, ImageDraw
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.serwersms.mms.images import fit_image, fit_images
 from serwersms_simulator import SerwerSmsSimulator
@@ -399,3 +406,85 @@ async def test_benchmark(
         Path(JSON_OUT).write_text(json.dumps(figures, indent=2) + "\n")
         print(f"\nfigures written to {JSON_OUT}")
     loop.set_debug(True)
+
+
+async def test_delivery_benchmark(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Delivery tracking at the product's default schedule, on a simulated clock (the freezer)."""
+    freezer.move_to("2026-11-25 12:00:00+00:00")
+    simulator.credits = None
+    reports = "messages/reports"
+
+    async def advance(seconds: int, step: int = 1) -> None:
+        for _ in range(0, seconds, step):
+            freezer.tick(timedelta(seconds=step))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done(wait_background_tasks=True)
+
+    # How long after the gateway's report turned final Home Assistant fired the event, for MMS whose
+    # report turns final 3 s … 5 min after the send (each MMS followed on its own).
+    fired = async_capture_events(hass, "serwersms_mms_delivery")
+    final_after = [3, 6, 10, 15, 20, 30, 45, 60, 120, 300]
+    latencies = []
+    for delay in final_after:
+        simulator.delivery_delay = delay
+        fired.clear()
+        await hass.services.async_call(
+            "notify", "send_message", {"entity_id": "notify.mom_mms", "message": "m"}, blocking=True
+        )
+        message = simulator.messages[-1]
+        for _ in range(1800):
+            if fired:
+                break
+            await advance(1)
+        latencies.append(fired[0].time_fired.timestamp() - message.final_at)
+    # 1,200 numbers pending: requests in one poll.
+    simulator.delivery_delay = 3 * 3600
+    numbers = [f"+4851{i:07d}" for i in range(1200)]
+    await hass.services.async_call("notify", "serwersms", {"message": "m", "target": numbers}, blocking=True)
+    since = len(simulator.requests_to(reports))
+    await advance(30)
+    per_poll_1200 = len(simulator.requests_to(reports)) - since
+    # An account with nothing left to follow (everything final or given up on), for a whole day.
+    await advance(24 * 3600 + 600, step=60)
+    since = len(simulator.requests_to(reports))
+    await advance(24 * 3600, step=60)
+    idle_day = len(simulator.requests_to(reports)) - since
+
+    figures = {
+        "reports_requests_per_poll_1200": per_poll_1200,
+        "reports_requests_idle_day": idle_day,
+        "delivery_event_after_final_median_s": median(latencies),
+        "delivery_event_after_final_max_s": max(latencies),
+    }
+    rows = [
+        ("7 delivery: 1200 MMS pending, one poll", f"{per_poll_1200} (ideal 3)", "", "<= 3"),
+        ("7 delivery: a day with nothing pending", f"{idle_day} (ideal 0)", "", "0"),
+        (
+            "7 delivery: report final -> HA event",
+            "",
+            f"{median(latencies):.1f} s (max {max(latencies):.0f} s; simulated clock)",
+            "",
+        ),
+    ]
+    header = ("case", "gateway requests", "latency (median)", "target")
+    width = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True))]
+    lines.append("-+-".join("-" * w for w in width))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, width, strict=True)) for row in rows]
+    print(
+        "\nSerwerSMS delivery benchmark: default schedule (first poll 30 s, doubling, at most 10 min), "
+        f"simulated clock; {len(latencies)} MMS whose report turns final {final_after[0]}-{final_after[-1]} s "
+        "after the send\n"
+    )
+    print("\n".join(lines))
+    if JSON_OUT:
+        path = Path(JSON_OUT)
+        merged = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps(merged | figures, indent=2) + "\n")
+        print(f"\ndelivery figures written to {JSON_OUT}")
+    print("\nend of benchmark")
