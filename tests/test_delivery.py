@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
+import re
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components import persistent_notification
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -16,6 +20,7 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
     async_fire_time_changed,
 )
+import yaml
 
 from custom_components.serwersms.delivery import FIRST_POLL_ENV, DeliveryTracker, first_poll_interval
 from serwersms_simulator import Fault, SerwerSmsSimulator
@@ -648,3 +653,36 @@ async def test_numbers_the_gateway_did_not_queue_are_not_followed(
     asked = [i for r in simulator.requests_to(REPORTS) for i in r.fields["id"]]
     assert len(sent) in (50, 100)
     assert sorted(asked) == sorted(sent)
+
+
+def _readme_automation(alias: str) -> dict[str, Any]:
+    """The automation the README shows under `alias`, exactly as printed there."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for block in re.findall(r"```yaml\n(.*?)```", readme, flags=re.S):
+        if f"alias: {alias}" in block:
+            loaded = yaml.safe_load(block)
+            return dict(loaded["automation"][0])
+    raise AssertionError(f"no automation {alias!r} in the README")
+
+
+async def test_the_readme_automation_tells_when_mom_did_not_get_it(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    assert await async_setup_component(hass, "persistent_notification", {})
+    assert await async_setup_component(
+        hass, "automation", {"automation": [_readme_automation("MMS to Mom not delivered")]}
+    )
+    await hass.async_block_till_done()
+    shown = persistent_notification._async_get_or_create_notifications(hass)
+    await send_mms(hass, MOM, title="Alarm", message="delivered: no notification")
+    await advance(hass, freezer, 30)
+    assert shown == {}
+    simulator.undeliverable[MOM_PHONE] = "message_expired"
+    await send_mms(hass, MOM, title="Alarm", message="m")
+    await advance(hass, freezer, 30)
+    [notification] = shown.values()
+    assert notification["title"] == "MMS to Mom: undelivered"
+    assert notification["message"] == f'"Alarm" to {MOM_PHONE}: message_expired'
