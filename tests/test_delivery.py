@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 import re
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -57,6 +59,16 @@ async def advance(
         passed += tick
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def until(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
+    """Let real loopback I/O run (the clock stays frozen) until `condition` holds."""
+    for _ in range(3000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+        await hass.async_add_executor_job(time.sleep, 0.01)
+    assert condition()
 
 
 def delivery_events(events: list[Event]) -> list[dict[str, Any]]:
@@ -479,16 +491,33 @@ async def test_unloading_in_the_middle_of_a_poll_keeps_the_mms_pending(
     simulator.fail_next(REPORTS, Fault("hang_after"))
     freezer.tick(timedelta(seconds=30))
     async_fire_time_changed(hass)
-    for _ in range(10_000):  # real loopback I/O: the request arrives after some loop iterations
-        if simulator.requests_to(REPORTS):
-            break
-        await asyncio.sleep(0)
+    await until(hass, lambda: bool(simulator.requests_to(REPORTS)))
     assert len(simulator.requests_to(REPORTS)) == 1  # asked; the gateway holds its answer
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     await hass.async_block_till_done()
     assert events == []
     stored = hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"]
     assert list(stored) == [response[MOM]["recipients"][0]["id"]]
+    await advance(hass, freezer, 3600, step=60)
+    assert len(simulator.requests_to(REPORTS)) == 1  # an unloaded account asks nothing more
+    assert events == []
+
+
+async def test_an_mms_sent_just_before_a_reload_is_still_followed(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    response = await send_mms(hass, MOM, message="m")
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    stored = hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"]
+    assert list(stored) == [response[MOM]["recipients"][0]["id"]]
+    await advance(hass, freezer, 30)
+    assert [(e["entity_id"], e["status"]) for e in delivery_events(events)] == [(MOM, "delivered")]
 
 
 async def test_a_previous_runs_overdue_mms_is_reported_right_after_start(
@@ -686,3 +715,67 @@ async def test_the_readme_automation_tells_when_mom_did_not_get_it(
     [notification] = shown.values()
     assert notification["title"] == "MMS to Mom: undelivered"
     assert notification["message"] == f'"Alarm" to {MOM_PHONE}: message_expired'
+
+
+async def test_one_poll_at_a_time_even_when_the_gateway_is_slow(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    simulator.fail_next(REPORTS, Fault("hang_after", hold=25))  # the first poll's answer takes 25 s
+    await send_mms(hass, MOM, message="first")
+    await advance(hass, freezer, 10)
+    await send_mms(hass, FAMILY, message="second")  # due at 40 s, too late to join the poll at 30 s
+    freezer.tick(timedelta(seconds=20))
+    async_fire_time_changed(hass)
+    await until(hass, lambda: bool(simulator.requests_to(REPORTS)))
+    await send_mms(hass, MOM, message="third")  # while the first poll waits for its answer
+    for _ in range(25):
+        freezer.tick(timedelta(seconds=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    await advance(hass, freezer, 40)
+    assert simulator.most_in_flight[REPORTS] == 1
+    assert sorted(e["phone"] for e in delivery_events(events)) == sorted(
+        [MOM_PHONE, MOM_PHONE, *FAMILY_PHONES]
+    )
+
+
+async def test_a_number_the_gateway_refused_is_not_followed(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    await hass.services.async_call(
+        "notify", "serwersms", {"message": "m", "target": ["+12345678", MOM_PHONE]}, blocking=True
+    )
+    # The gateway refused the short number (3103) but gave it a message id, as it does.
+    refused = [m for m in simulator.messages if m.phone == "+12345678"]
+    assert refused == []
+    await advance(hass, freezer, 30)
+    [asked] = simulator.requests_to(REPORTS)
+    assert asked.fields["id"] == [m.id for m in simulator.messages if m.phone == MOM_PHONE]
+    assert [e["phone"] for e in delivery_events(events)] == [MOM_PHONE]
+
+
+async def test_one_failed_request_of_a_poll_does_not_lose_the_others(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    events = async_capture_events(hass, "serwersms_mms_delivery")
+    simulator.credits = None
+    numbers = [f"+4851{i:07d}" for i in range(1200)]
+    await hass.services.async_call("notify", "serwersms", {"message": "m", "target": numbers}, blocking=True)
+    simulator.fail_next(REPORTS, Fault("error", code=1000))
+    await advance(hass, freezer, 30)
+    assert len(simulator.requests_to(REPORTS)) == 3
+    assert len(events) == 700  # the 500 of the refused request wait for the next poll
+    await advance(hass, freezer, 60)
+    assert len(simulator.requests_to(REPORTS)) == 4
+    assert sorted(e["phone"] for e in delivery_events(events)) == numbers

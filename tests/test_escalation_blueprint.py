@@ -20,7 +20,11 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import yaml as yaml_util
 import probatio as vol
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
@@ -82,7 +86,7 @@ async def _set_up(hass: HomeAssistant) -> None:
 async def _until(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
     """Let real I/O and picture work run until `condition` holds (the automation's run stays waiting on
     the frozen clock, so Home Assistant's block_till_done would wait for it forever)."""
-    for _ in range(500):
+    for _ in range(3000):
         if condition():
             return
         await asyncio.sleep(0)
@@ -104,8 +108,10 @@ async def _advance(
 
 
 async def _alarm(hass: HomeAssistant, simulator: SerwerSmsSimulator) -> None:
+    """Trip the alarm and wait until the automation has its send's answer (its wait starts then)."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
     hass.states.async_set("binary_sensor.alarm", "on")
-    await _until(hass, lambda: bool(simulator.requests_to("messages/send_mms")))
+    await _until(hass, lambda: bool(sent))
     assert [r.fields["phone"] for r in simulator.requests_to("messages/send_mms")] == [[MOM_PHONE]]
 
 
@@ -124,7 +130,8 @@ async def test_an_undelivered_alarm_goes_to_someone_else_after_the_wait(
     state = hass.states.get("event.mom_mms_delivery")
     assert state is not None
     assert state.attributes["event_type"] == "undelivered"
-    await _advance(hass, freezer, loaded_entry, 2)
+    # The wait began a few loop turns after the send's answer: give the timeout a few seconds.
+    await _advance(hass, freezer, loaded_entry, 10)
     await _until(hass, lambda: len(simulator.requests_to("messages/send_mms")) == 2)
     sends = simulator.requests_to("messages/send_mms")
     assert [r.fields["phone"] for r in sends] == [[MOM_PHONE], ["+48500600701", "+48500600702"]]

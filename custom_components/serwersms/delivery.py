@@ -36,7 +36,7 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import MAX_REPORT_IDS, QUEUED, Report, SerwerSmsClient, SerwerSmsError
+from .api import MAX_REPORT_IDS, Report, SerwerSmsClient, SerwerSmsError
 from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
 from .mms.sender import MmsOutcome
 
@@ -172,18 +172,17 @@ class DeliveryTracker:
         *,
         first_poll: timedelta = FIRST_POLL,
     ) -> None:
-        """Bind the tracker to one account; `first_poll` is at most the contract's 30 s."""
+        """Bind the tracker to one account; `first_poll` shorter than 30 s only for a demo."""
         self._hass = hass
         self._entry = entry
         self._client = client
-        self._first_poll = min(first_poll, FIRST_POLL)
+        self._first_poll = first_poll
         self._store: Store[dict[str, dict[str, _StoredMessage]]] = Store(
             hass, STORAGE_VERSION, self.storage_key(entry.entry_id)
         )
         self._pending: dict[str, _Pending] = {}
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._poll_task: asyncio.Task[None] | None = None
-        self._started = False
         self._stopped = False
 
     @staticmethod
@@ -211,7 +210,6 @@ class DeliveryTracker:
     @callback
     def async_start(self) -> None:
         """Start polling; called once the event entities are there to be told."""
-        self._started = True
         self._arm()
 
     async def async_stop(self) -> None:
@@ -256,7 +254,8 @@ class DeliveryTracker:
         """Send listener: follow every number the gateway queued for real (a test send is not followed)."""
         if sent.test:
             return
-        queued = {r.phone: r.id for r in sent.recipients if r.status == QUEUED and r.id}
+        # Only numbers the gateway queued carry a message id.
+        queued = {r.phone: r.id for r in sent.recipients if r.id is not None}
         recipients = None
         if sent.recipient_ids:
             # Only the targeted recipients: another recipient sharing a number did not get this MMS.
@@ -293,7 +292,7 @@ class DeliveryTracker:
     def _arm(self) -> None:
         """Wake up when the next message falls due; nothing to follow, no timer."""
         self._disarm()
-        if not self._started or self._stopped or self._poll_task is not None or not self._pending:
+        if self._stopped or self._poll_task is not None or not self._pending:
             return
         when = min(message.due for message in self._pending.values())
         self._unsub_timer = async_track_point_in_utc_time(self._hass, self._wake, when)
@@ -365,8 +364,8 @@ class DeliveryTracker:
         """Fire each owning recipient's event entity, and the bus event once per recipient (or once)."""
         registry = er.async_get(self._hass)
         entry_id = self._entry.entry_id
-        present: list[str | None] = [sub for sub in owners if sub in self._entry.subentries]
-        for subentry_id in present or [None]:
+        # A recipient removed meanwhile has no entity left to look up: its entity_id is then null.
+        for subentry_id in owners or (None,):
             entity_id = None
             if subentry_id is not None:
                 async_dispatcher_send(self._hass, delivery_signal(entry_id, subentry_id), outcome)
