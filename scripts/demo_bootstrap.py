@@ -13,6 +13,7 @@ import argparse
 import asyncio
 from pathlib import Path
 import sys
+from typing import Any
 
 import aiohttp
 
@@ -95,22 +96,65 @@ async def ensure_account(session: aiohttp.ClientSession, base: str, api_token: s
     return entry_id
 
 
-async def long_lived_token(session: aiohttp.ClientSession, base: str, access_token: str) -> str:
-    """A long-lived access token, made over the websocket API as the profile page does."""
+async def websocket_calls(
+    session: aiohttp.ClientSession, base: str, access_token: str, calls: list[dict[str, object]]
+) -> list[Any]:
+    """Run websocket API commands as the frontend does; the results, in order."""
+    results: list[Any] = []
     async with session.ws_connect(f"{base.replace('http', 'ws', 1)}/api/websocket") as ws:
         await ws.receive_json()
         await ws.send_json({"type": "auth", "access_token": access_token})
         await ws.receive_json()
-        await ws.send_json(
-            {
-                "id": 1,
-                "type": "auth/long_lived_access_token",
-                "client_name": "scripts/develop",
-                "lifespan": 3650,
-            }
+        for number, call in enumerate(calls, start=1):
+            await ws.send_json({"id": number, **call})
+            reply = await ws.receive_json()
+            if not reply.get("success"):
+                sys.exit(f"websocket {call['type']} failed: {reply.get('error')}")
+            results.append(reply["result"])
+    return results
+
+
+async def long_lived_token(session: aiohttp.ClientSession, base: str, access_token: str) -> str:
+    """A long-lived access token, made over the websocket API as the profile page does."""
+    (token,) = await websocket_calls(
+        session,
+        base,
+        access_token,
+        [{"type": "auth/long_lived_access_token", "client_name": "scripts/develop", "lifespan": 3650}],
+    )
+    return str(token)
+
+
+async def report_recipient_devices(
+    session: aiohttp.ClientSession, base: str, access_token: str, entry_id: str
+) -> None:
+    """Print each recipient's device and entities; fail unless each has its own, under its subentry."""
+    subentries, devices, entities = await websocket_calls(
+        session,
+        base,
+        access_token,
+        [
+            {"type": "config_entries/subentries/list", "entry_id": entry_id},
+            {"type": "config/device_registry/list"},
+            {"type": "config/entity_registry/list"},
+        ],
+    )
+    account = [d for d in devices if d["config_entry_id"] == entry_id and d["config_subentry_id"] is None]
+    if len(account) != 1:
+        sys.exit(f"expected one account device outside the recipients, found {len(account)}")
+    print(f"Account device: {account[0]['name']}")
+    for subentry in subentries:
+        owned = [d for d in devices if d["config_subentry_id"] == subentry["subentry_id"]]
+        if len(owned) != 1 or owned[0]["via_device_id"] != account[0]["id"]:
+            sys.exit(f"recipient {subentry['title']}: expected its own device via the account, got {owned}")
+        names = sorted(
+            e["entity_id"]
+            for e in entities
+            if e["device_id"] == owned[0]["id"] and e["config_subentry_id"] == subentry["subentry_id"]
         )
-        reply = await ws.receive_json()
-    return str(reply["result"])
+        if not names:
+            sys.exit(f"recipient {subentry['title']}: its device has no entities")
+        print(f"  recipient {subentry['title']}: device {owned[0]['name']!r}, entities {', '.join(names)}")
 
 
 async def token_works(session: aiohttp.ClientSession, base: str, token: str) -> bool:
@@ -172,6 +216,10 @@ async def report_delivery(
             f"status={data['status']} phone={data['phone']} message_id={data['message_id']} "
             f"entity_id={data['entity_id']} reason={data['reason']} title={data['title']}"
         )
+        if data["status"] != "delivered" or data["entity_id"] != "notify.family_mms":
+            sys.exit(
+                f"expected notify.family_mms's MMS delivered, got {data['status']} for {data['entity_id']}"
+            )
     await ws.close()
     async with session.get(f"{base}/api/states/event.family_mms_delivery") as response:
         state = await response.json()
@@ -180,16 +228,19 @@ async def report_delivery(
         f"  event.family_mms_delivery: {attributes['event_type']} at {state['state']} "
         f"(phone {attributes['phone']}, message id {attributes['message_id']})"
     )
+    if attributes["event_type"] != "delivered" or attributes["message_id"] not in message_ids:
+        sys.exit("event.family_mms_delivery does not show the MMS just sent as delivered")
 
 
 async def press_and_report(
     session: aiohttp.ClientSession, base: str, simulator: str, access_token: str, timeout: float
 ) -> None:
-    """Press the demo button, wait for the MMS to reach the simulator, print it and its delivery."""
+    """Press the demo button, wait for the MMS to reach the simulator, check and print it and its delivery."""
     from io import BytesIO  # noqa: PLC0415
 
     from PIL import Image  # noqa: PLC0415
 
+    family = {f"+48{digits.replace(' ', '')}" for digits in dict(RECIPIENTS)["Family"].split(", ")}
     ws = await delivery_events(session, base, access_token)
     async with session.get(f"{simulator}_sim/state") as response:
         before = len((await response.json())["messages"])
@@ -201,13 +252,10 @@ async def press_and_report(
     while True:
         async with session.get(f"{simulator}_sim/state") as response:
             state = await response.json()
-        if len(state["messages"]) > before:
-            await asyncio.sleep(0.3)  # let every recipient of the batch land
-            async with session.get(f"{simulator}_sim/state") as response:
-                state = await response.json()
+        if len(state["messages"]) >= before + len(family):
             break
         if loop.time() - started > timeout:
-            sys.exit(f"no MMS reached the simulator within {timeout:.0f} s")
+            sys.exit(f"no MMS reached all {len(family)} Family numbers within {timeout:.0f} s")
         await asyncio.sleep(0.2)
     arrived = state["messages"][before:]
     files = {item["id"]: item for item in state["files"]}
@@ -216,6 +264,12 @@ async def press_and_report(
     print(f"  text:       {arrived[0]['text']}")
     phones, ids = ", ".join(m["phone"] for m in arrived), ", ".join(m["id"] for m in arrived)
     print(f"  recipients: {phones} (message ids {ids})")
+    if {m["phone"] for m in arrived} != family or len(arrived) != len(family):
+        sys.exit(f"expected one MMS to each of {sorted(family)}, got {phones}")
+    if {m["title"] for m in arrived} != {"Front door"} or len({tuple(m["file_ids"]) for m in arrived}) != 1:
+        sys.exit("the Family recipients did not get the same MMS titled 'Front door'")
+    if len(arrived[0]["file_ids"]) != 1:
+        sys.exit(f"expected the front door picture as one attachment, got {arrived[0]['file_ids']}")
     for file_id in arrived[0]["file_ids"]:
         async with session.get(f"{simulator}_sim/files/{file_id}") as response:
             content = await response.read()
@@ -225,6 +279,8 @@ async def press_and_report(
             f"  file {file_id}: {info['name']}, {info['content_type']}, {len(content)} bytes, "
             f"{image.width}x{image.height}, EXIF {'present' if image.getexif() else 'none'}"
         )
+        if image.format != "JPEG" or info["content_type"] != "image/jpeg":
+            sys.exit(f"the attachment is not a JPEG: {image.format}, {info['content_type']}")
     print(f"  credits left on the simulated account: {state['credits']}")
     await report_delivery(session, base, ws, [m["id"] for m in arrived], started, timeout)
 
@@ -253,6 +309,7 @@ async def main() -> None:
             args.token_file.chmod(0o600)
         await wait_until_ready(session, args.base, "notify.family_mms", args.timeout)
         print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
+        await report_recipient_devices(session, args.base, access, entry_id)
         if args.press:
             await press_and_report(session, args.base, args.simulator, access, 60)
 
