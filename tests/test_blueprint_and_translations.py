@@ -115,21 +115,92 @@ def test_every_action_field_is_translated_in_both_languages() -> None:
     assert set(icons["services"]) == set(services)
 
 
-def test_manifest_and_hacs_metadata() -> None:
+# hassfest rejects a custom integration's manifest with any other key (CUSTOM_INTEGRATION_MANIFEST_SCHEMA,
+# script/hassfest/manifest.py).
+HASSFEST_MANIFEST_KEYS = {
+    "domain", "name", "integration_type", "config_flow", "mqtt", "zeroconf", "ssdp", "bluetooth", "homekit",
+    "dhcp", "usb", "documentation", "issue_tracker", "quality_scale", "requirements", "dependencies",
+    "after_dependencies", "codeowners", "loggers", "disabled", "iot_class", "single_config_entry", "version",
+    "import_executor",
+}  # fmt: skip
+# Integrations hassfest lets any integration import without declaring them (ALLOWED_USED_COMPONENTS,
+# script/hassfest/dependencies.py), besides the entity platforms.
+HASSFEST_UNDECLARED_IMPORTS = {
+    "alert", "automation", "conversation", "default_config", "device_automation", "frontend", "group",
+    "homeassistant", "input_boolean", "input_button", "input_datetime", "input_number", "input_select",
+    "input_text", "media_source", "onboarding", "panel_custom", "persistent_notification", "person", "script",
+    "shopping_list", "sun", "system_health", "system_log", "timer", "webhook", "websocket_api", "zone",
+    "mjpeg", "stream",
+}  # fmt: skip
+# HACS rejects hacs.json with any other key (HACS_MANIFEST_JSON_SCHEMA, PREVENT_EXTRA).
+HACS_JSON_KEYS = {
+    "name", "content_in_root", "zip_release", "filename", "hide_default_branch", "country", "homeassistant",
+    "hacs", "persistent_directory", "render_readme",
+}  # fmt: skip
+
+
+def test_manifest_passes_hassfest() -> None:
+    from awesomeversion import AwesomeVersion, AwesomeVersionStrategy  # noqa: PLC0415
+
     manifest = json.loads((PACKAGE / "manifest.json").read_text())
     keys = list(manifest)
+    assert set(keys) <= HASSFEST_MANIFEST_KEYS, set(keys) - HASSFEST_MANIFEST_KEYS
     assert keys[:2] == ["domain", "name"]
     assert keys[2:] == sorted(keys[2:])
-    assert manifest["domain"] == "serwersms"
+    assert {"documentation", "codeowners", "iot_class", "version", "issue_tracker"} <= set(keys)
+    assert manifest["domain"] == PACKAGE.name == "serwersms"
+    assert AwesomeVersion(manifest["version"]).strategy is not AwesomeVersionStrategy.UNKNOWN
     assert manifest["config_flow"] is True
     assert manifest["integration_type"] == "service"
     assert manifest["iot_class"] == "cloud_push"
     assert manifest["documentation"].startswith("https://")
     assert manifest["requirements"] == []
-    hacs = json.loads((ROOT / "hacs.json").read_text())
-    assert hacs["name"]
-    assert hacs["homeassistant"]
     from PIL import Image  # noqa: PLC0415
 
     assert Image.open(PACKAGE / "brand/icon.png").size == (256, 256)
     assert Image.open(PACKAGE / "brand/icon@2x.png").size == (512, 512)
+
+
+def test_every_imported_integration_is_declared_as_hassfest_requires() -> None:
+    import ast  # noqa: PLC0415
+
+    from homeassistant.const import Platform  # noqa: PLC0415
+
+    manifest = json.loads((PACKAGE / "manifest.json").read_text())
+    allowed = (
+        HASSFEST_UNDECLARED_IMPORTS
+        | {platform.value for platform in Platform}
+        | set(manifest.get("dependencies", []))
+        | set(manifest.get("after_dependencies", []))
+        | {path.stem for path in PACKAGE.glob("*.py")}  # importing the integration a platform file serves
+    )
+    used: dict[str, str] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "homeassistant.components":
+                    used |= {alias.name: path.name for alias in node.names}
+                elif node.module.startswith("homeassistant.components."):
+                    used[node.module.split(".")[2]] = path.name
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("homeassistant.components."):
+                        used[alias.name.split(".")[2]] = path.name
+    assert used, "the scan found no imports of Home Assistant integrations"
+    assert {domain: where for domain, where in used.items() if domain not in allowed} == {}
+
+
+def test_hacs_installs_the_zip_the_release_workflow_attaches() -> None:
+    hacs = json.loads((ROOT / "hacs.json").read_text())
+    assert set(hacs) <= HACS_JSON_KEYS, set(hacs) - HACS_JSON_KEYS
+    assert hacs["name"]
+    assert hacs["homeassistant"]
+    assert hacs["zip_release"] is True
+    assert hacs["filename"] == "serwersms.zip"
+    workflow = yaml.safe_load((ROOT / ".github/workflows/release.yml").read_text())
+    assert workflow[True]["release"]["types"] == ["published"]  # YAML 1.1 reads the key `on` as True
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    scripts = "\n".join(step.get("run", "") for step in steps)
+    assert "cd custom_components/serwersms" in scripts
+    assert f'zip -r -X "$RUNNER_TEMP/{hacs["filename"]}" .' in scripts
+    assert f'gh release upload "$TAG" "$RUNNER_TEMP/{hacs["filename"]}"' in scripts
