@@ -11,6 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.test_util.aiohttp import AiohttpClientMocker
 
 from custom_components.serwersms.config_flow import account_unique_id
 from serwersms_simulator import Fault, SerwerSmsSimulator
@@ -84,13 +85,23 @@ def no_entry_setup() -> Any:
         yield setup
 
 
-async def test_the_default_gateway_is_the_real_one(hass: HomeAssistant, no_entry_setup: Any) -> None:
+async def test_the_default_gateway_is_the_real_one(
+    hass: HomeAssistant, no_entry_setup: Any, aioclient_mock: AiohttpClientMocker
+) -> None:
+    # Nothing leaves the test machine: the production gateway's replies are canned at the HTTP boundary.
+    limits = "https://api2.serwersms.pl/account/limits.json"
+    aioclient_mock.post(limits, json={"error": {"code": 1001, "type": "InvalidUser", "message": "bad token"}})
     result = await _start(hass, "token")
-    with patch("custom_components.serwersms.config_flow._async_check", return_value=None) as check:
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {"api_token": "abc"})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"api_token": "abc"})
+    assert result["errors"] == {"base": "invalid_auth"}  # the gateway's answer reached the form
+    aioclient_mock.clear_requests()
+    aioclient_mock.post(limits, json={"items": [{"type": "mms", "chars_limit": "40/1", "value": "120"}]})
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {"api_token": "abc"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["api_url"] == "https://api2.serwersms.pl/"
-    assert check.call_count == 1
+    ((method, url, _body, headers),) = aioclient_mock.mock_calls
+    assert (method, str(url)) == ("POST", limits)
+    assert headers["Authorization"] == "Bearer abc"
 
 
 @pytest.mark.parametrize(
