@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 import socket
+from typing import Any
 
 import aiohttp
+from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.serwersms.api import (
@@ -35,6 +38,28 @@ def token_client(
 ) -> SerwerSmsClient:
     options: dict[str, object] = {"backoff": 0.01, "timeout": 2.0} | kwargs
     return SerwerSmsClient(session, token=TOKEN, base_url=sim.url, **options)  # type: ignore[arg-type]
+
+
+async def on_frozen_clock(
+    freezer: FrozenDateTimeFactory, call: Awaitable[Any], *, step: float = 0.05, limit: float = 60.0
+) -> tuple[Any, float]:
+    """Await `call` on the frozen clock, moving it by `step` each time client and simulator are idle.
+
+    Timeouts, backoff and Retry-After waits run on the event loop's clock, which the freezer holds, so
+    nothing waits in real time and the seconds moved are exact. Returns the result and those seconds.
+    """
+    task = asyncio.ensure_future(call)
+    moved = 0.0
+    while True:
+        for _ in range(50):  # let loopback I/O between client and simulator run its course
+            if task.done():
+                return task.result(), moved
+            await asyncio.sleep(0)
+        if moved >= limit:
+            task.cancel()
+            pytest.fail(f"still waiting after {limit:g} s on the frozen clock")
+        freezer.tick(step)
+        moved += step
 
 
 def free_port() -> int:
@@ -285,12 +310,12 @@ async def test_when_every_batch_fails_the_error_is_raised(simulator, http_sessio
         )
 
 
-async def test_timed_out_send_is_never_sent_twice(simulator, http_session) -> None:
+async def test_timed_out_send_is_never_sent_twice(simulator, http_session, freezer) -> None:
     simulator.fail_next("messages/send_mms", Fault("hang_after", hold=5))
     client = token_client(http_session, simulator, timeout=0.3)
     with pytest.raises(SerwerSmsOutcomeUnknownError, match="may have been sent"):
-        await client.send_mms(["+48500600700"], title="t", text="x")
-    await asyncio.sleep(0.2)
+        await on_frozen_clock(freezer, client.send_mms(["+48500600700"], title="t", text="x"))
+    await on_frozen_clock(freezer, asyncio.sleep(10))  # the held reply goes out; no late retry follows
     assert len(simulator.requests_to("messages/send_mms")) == 1
     assert len(simulator.processed_sends) == 1
     assert len(simulator.messages) == 1
@@ -313,22 +338,27 @@ async def test_send_without_a_clear_answer_is_not_retried(simulator, http_sessio
     assert len(simulator.requests_to("messages/send_mms")) == 1
 
 
-async def test_send_is_retried_when_it_never_reached_the_gateway(http_session) -> None:
+async def test_send_is_retried_when_it_never_reached_the_gateway(loopback_sockets, freezer) -> None:
     port = free_port()
     sim = SerwerSmsSimulator(token=TOKEN)
-    client = SerwerSmsClient(http_session, token=TOKEN, base_url=f"http://127.0.0.1:{port}/", backoff=0.3)
+    refused = asyncio.Event()
 
-    async def start_late() -> None:
-        await asyncio.sleep(0.1)
+    async def on_request_exception(*_: object) -> None:
+        refused.set()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_exception.append(on_request_exception)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        client = SerwerSmsClient(session, token=TOKEN, base_url=f"http://127.0.0.1:{port}/", backoff=0.3)
+        send = asyncio.ensure_future(client.send_mms(["+48500600700"], title="t", text="x"))
+        await refused.wait()  # nothing listened on the first attempt; the client now waits its backoff
         await sim.start(port=port)
-
-    starter = asyncio.create_task(start_late())
-    try:
-        result = await client.send_mms(["+48500600700"], title="t", text="x")
-    finally:
-        await starter
-        await sim.stop()
+        try:
+            result, waited = await on_frozen_clock(freezer, send)
+        finally:
+            await sim.stop()
     assert result.queued == 1
+    assert waited >= 0.3
     assert len(sim.requests_to("messages/send_mms")) == 1
 
 
@@ -341,13 +371,15 @@ async def test_unreachable_gateway_is_a_connection_error(http_session) -> None:
     assert TOKEN not in str(err.value)
 
 
-async def test_send_with_429_waits_retry_after_then_sends_once(simulator, http_session) -> None:
-    simulator.fail_next("messages/send_mms", Fault("status", status=429, retry_after=0.2))
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    result = await token_client(http_session, simulator).send_mms(["+48500600700"], title="t", text="x")
-    assert loop.time() - started >= 0.2
+async def test_send_with_429_waits_retry_after_then_sends_once(simulator, http_session, freezer) -> None:
+    simulator.fail_next("messages/send_mms", Fault("status", status=429, retry_after=5))
+    client = token_client(http_session, simulator)
+    result, waited = await on_frozen_clock(
+        freezer, client.send_mms(["+48500600700"], title="t", text="x"), step=0.5
+    )
+    assert 5 <= waited <= 6
     assert result.queued == 1
+    assert len(simulator.requests_to("messages/send_mms")) == 2
     assert len(simulator.processed_sends) == 1
 
 
@@ -372,11 +404,14 @@ async def test_upload_is_retried_after_transient_failures(simulator, http_sessio
     assert len(simulator.requests_to("files/add")) == 2
 
 
-async def test_upload_timeout_is_retried(simulator, http_session) -> None:
+async def test_upload_timeout_is_retried(simulator, http_session, freezer) -> None:
     simulator.fail_next("files/add", Fault("timeout", hold=5))
     client = token_client(http_session, simulator, timeout=0.3)
-    file_id = await client.upload_file(make_png(), filename="a.png", content_type="image/png")
+    file_id, _ = await on_frozen_clock(
+        freezer, client.upload_file(make_png(), filename="a.png", content_type="image/png")
+    )
     assert file_id in simulator.files
+    assert len(simulator.requests_to("files/add")) == 2
 
 
 async def test_persistent_server_errors_give_up_after_the_attempt_cap(simulator, http_session) -> None:
@@ -387,10 +422,12 @@ async def test_persistent_server_errors_give_up_after_the_attempt_cap(simulator,
     assert len(simulator.requests_to("files/index")) == 3
 
 
-async def test_persistent_timeouts_raise_a_timeout_error(simulator, http_session) -> None:
+async def test_persistent_timeouts_raise_a_timeout_error(simulator, http_session, freezer) -> None:
     simulator.fail_next("account/limits", Fault("timeout", hold=5), times=2)
+    client = token_client(http_session, simulator, timeout=0.2, max_attempts=2)
     with pytest.raises(SerwerSmsTimeoutError):
-        await token_client(http_session, simulator, timeout=0.2, max_attempts=2).account_limits()
+        await on_frozen_clock(freezer, client.account_limits())
+    assert len(simulator.requests_to("account/limits")) == 2
 
 
 async def test_malformed_reply_to_a_listing_is_a_response_error(simulator, http_session) -> None:
