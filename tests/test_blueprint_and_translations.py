@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 import json
 from pathlib import Path
 import re
 import shutil
 from typing import Any
 
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from homeassistant.util import dt as dt_util
+from homeassistant.util.async_ import get_scheduled_timer_handles
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 import yaml
 
+from custom_components.serwersms.const import EVENT_MMS_SENT
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
 
@@ -21,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "custom_components" / "serwersms"
 
 
-async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown(
+async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown_then_again(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
@@ -50,20 +55,47 @@ async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown(
         },
     )
     await hass.async_block_till_done()
+    (automation,) = hass.states.async_entity_ids("automation")
+    sent: asyncio.Queue[Event] = asyncio.Queue()
+    hass.bus.async_listen(EVENT_MMS_SENT, callback(lambda event: sent.put_nowait(event)))
+
+    async def cooldown_starts() -> None:
+        """Let the run reach its cooldown delay: a timer due in 600 s (the cooldown input)."""
+        for _ in range(1000):
+            now = hass.loop.time()
+            handles = get_scheduled_timer_handles(hass.loop)
+            if any(595 < handle.when() - now <= 600 for handle in handles if not handle.cancelled()):
+                return
+            await asyncio.sleep(0)
+        pytest.fail("the run never started its cooldown")
+
+    async def cooldown_passes() -> None:
+        """Move time on (not the wall clock) until the run's cooldown delay is over."""
+        for _ in range(1000):
+            if hass.states.get(automation).attributes["current"] == 0:  # type: ignore[union-attr]
+                await hass.async_block_till_done()
+                return
+            async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=601))
+            await asyncio.sleep(0)
+        pytest.fail("the automation never finished its run")
+
     hass.states.async_set("binary_sensor.hall_motion", "on")
-    for _ in range(100):  # the run stays in its cooldown delay, so wait for the send itself
-        if simulator.requests_to("messages/send_mms"):
-            break
-        await asyncio.sleep(0.05)
+    await asyncio.wait_for(sent.get(), 30)  # a safety net only: the send takes milliseconds
+    await cooldown_starts()
     hass.states.async_set("binary_sensor.hall_motion", "off")
     hass.states.async_set("binary_sensor.hall_motion", "on")  # inside the cooldown: ignored
-    await asyncio.sleep(0.3)
-    await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
-    sends = simulator.requests_to("messages/send_mms")
-    assert len(sends) == 1
-    assert sends[0].fields["title"] == "Ruch w holu"
-    assert sends[0].fields["phone"] == ["+48500600701", "+48500600702"]
-    assert len(simulator.requests_to("files/add")) == 1
+    await cooldown_passes()
+    assert len(simulator.requests_to("messages/send_mms")) == 1
+    hass.states.async_set("binary_sensor.hall_motion", "off")
+    hass.states.async_set("binary_sensor.hall_motion", "on")  # after the cooldown: sends again
+    await asyncio.wait_for(sent.get(), 30)
+    await cooldown_starts()
+    await cooldown_passes()
+    assert len(simulator.requests_to("messages/send_mms")) == 2
+    for request in simulator.requests_to("messages/send_mms"):
+        assert request.fields["title"] == "Ruch w holu"
+        assert request.fields["phone"] == ["+48500600701", "+48500600702"]
+    assert len(simulator.requests_to("files/add")) == 1  # the same snapshot: uploaded once
 
 
 def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
