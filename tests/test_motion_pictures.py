@@ -1,0 +1,282 @@
+"""Animated GIFs within the budget and time-stamped pictures (pure Pillow functions)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+import io
+
+from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageSequence
+import pytest
+
+from custom_components.serwersms.mms import overlay
+from custom_components.serwersms.mms.gif import Label, fit_animated_gif, fit_burst
+from custom_components.serwersms.mms.images import ImageTooLargeError, NotAnImageError
+from custom_components.serwersms.mms.overlay import BOX_COLOR, TEXT_COLOR, draw_label
+
+KB = 1024
+WHEN = datetime(2026, 11, 14, 14, 3, 27, tzinfo=UTC)
+
+
+def scene(width: int, height: int, step: int, *, noise: int = 0) -> Image.Image:
+    """A porch: wall, door, and a figure that walks `step` places to the right."""
+    image = Image.new("RGB", (width, height), (222, 205, 170))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width, height // 4), fill=(160, 200, 235))
+    draw.rectangle((width * 2 // 5, height // 3, width * 3 // 5, height * 9 // 10), fill=(35, 80, 130))
+    x = width // 10 + step * width // 8
+    draw.ellipse((x, height // 3, x + width // 10, height // 3 + width // 10), fill=(230, 180, 150))
+    draw.rectangle((x, height // 2, x + width // 10, height * 9 // 10), fill=(150, 40, 40))
+    if noise:
+        grain = Image.effect_noise((width, height), noise).convert("RGB")
+        image = ImageChops.add(image, grain, scale=1.0, offset=-128)
+    return image
+
+
+def jpeg(image: Image.Image, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, **options)
+    return out.getvalue()
+
+
+def burst(count: int, width: int = 1280, height: int = 960, noise: int = 12) -> list[bytes]:
+    return [jpeg(scene(width, height, step, noise=noise)) for step in range(count)]
+
+
+def gif_blocks(data: bytes) -> list[str]:
+    """The blocks of a GIF file in order: 'image', 'gce', 'app:<identifier>', 'comment', 'ext:<label>'."""
+    assert data[:6] == b"GIF89a"
+    pos = 13
+    flags = data[10]
+    if flags & 0x80:
+        pos += 3 * (2 << (flags & 7))
+    blocks: list[str] = []
+
+    def skip_sub_blocks(at: int) -> int:
+        while data[at]:
+            at += data[at] + 1
+        return at + 1
+
+    while data[pos] != 0x3B:
+        if data[pos] == 0x2C:
+            blocks.append("image")
+            local = data[pos + 9]
+            pos += 10 + (3 * (2 << (local & 7)) if local & 0x80 else 0)
+            pos = skip_sub_blocks(pos + 1)  # LZW minimum code size, then the data
+        else:
+            assert data[pos] == 0x21
+            label = data[pos + 1]
+            if label == 0xF9:
+                blocks.append("gce")
+            elif label == 0xFF:
+                blocks.append("app:" + data[pos + 3 : pos + 3 + 11].decode("latin-1"))
+            elif label == 0xFE:
+                blocks.append("comment")
+            else:
+                blocks.append(f"ext:{label:#x}")
+            pos = skip_sub_blocks(pos + 2)
+    return blocks
+
+
+def mean_difference(one: Image.Image, other: Image.Image) -> float:
+    histogram = ImageChops.difference(one, other).convert("L").histogram()
+    return sum(value * count for value, count in enumerate(histogram)) / sum(histogram)
+
+
+def frames_of(data: bytes) -> list[tuple[Image.Image, int]]:
+    animation = Image.open(io.BytesIO(data))
+    return [(frame.convert("RGB"), frame.info["duration"]) for frame in ImageSequence.Iterator(animation)]
+
+
+def test_a_burst_becomes_one_looping_gif_within_budget_with_nothing_but_pictures() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "TestCam"
+    exif[0x8825] = {1: "N", 2: (52.0, 13.0, 0.0)}
+    frames = [jpeg(scene(1280, 960, step, noise=12), exif=exif, comment=b"secret place") for step in range(5)]
+    fitted = fit_burst(frames, "camera_front_door", 300 * KB, 1500)
+    assert (fitted.content_type, fitted.filename) == ("image/gif", "camera_front_door.gif")
+    assert len(fitted.content) <= 300 * KB
+    shown = frames_of(fitted.content)
+    assert [duration for _, duration in shown] == [1500] * 5
+    assert Image.open(io.BytesIO(fitted.content)).info["loop"] == 0  # loops forever
+    blocks = gif_blocks(fitted.content)
+    assert blocks.count("image") == 5
+    assert set(blocks) == {"image", "gce", "app:NETSCAPE2.0"}
+    for marker in (b"secret", b"TestCam", b"XMP", b"Exif"):
+        assert marker not in fitted.content
+    # scaled down keeping the aspect, but not to a thumbnail: most of the budget is used
+    assert fitted.width * 3 == pytest.approx(fitted.height * 4, abs=3)
+    assert fitted.width >= 480
+    assert len(fitted.content) >= 0.75 * 300 * KB
+
+
+def test_each_frame_shows_its_own_moment() -> None:
+    fitted = fit_burst(burst(3, 640, 480, noise=0), "cam", 300 * KB, 1000)
+    shown = [frame for frame, _ in frames_of(fitted.content)]
+    assert (fitted.width, fitted.height) == (640, 480)  # small enough to go at full size
+    scenes = [scene(640, 480, step) for step in range(3)]
+    for step, frame in enumerate(shown):
+        # palette colours are close, not exact; the walking figure is where it was in that frame
+        distances = [mean_difference(frame, expected) for expected in scenes]
+        assert distances[step] < 2
+        assert min(distances) == distances[step]
+
+
+def test_a_smaller_budget_gives_a_smaller_gif_and_an_impossible_one_is_refused() -> None:
+    frames = burst(4)
+    small = fit_burst(frames, "cam", 40 * KB, 1000)
+    large = fit_burst(frames, "cam", 200 * KB, 1000)
+    assert len(small.content) <= 40 * KB
+    assert small.width < large.width
+    assert len(frames_of(small.content)) == 4
+    with pytest.raises(ImageTooLargeError):
+        fit_burst(frames, "cam", 2 * KB, 1000)
+
+
+def test_frames_of_another_size_are_brought_to_the_first_frames_size() -> None:
+    frames = [jpeg(scene(640, 480, 0)), jpeg(scene(320, 240, 1)), jpeg(scene(640, 480, 2))]
+    fitted = fit_burst(frames, "cam", 300 * KB, 1000)
+    assert [frame.size for frame, _ in frames_of(fitted.content)] == [(640, 480)] * 3
+
+
+def test_broken_frames_are_refused() -> None:
+    with pytest.raises(NotAnImageError):
+        fit_burst([jpeg(scene(64, 48, 0)), b"<html>oops</html>"], "cam", 300 * KB, 1000)
+
+
+def test_labels_are_drawn_on_every_frame() -> None:
+    frames = burst(3, 640, 480, noise=0)
+    labels = [Label("Front door", datetime(2026, 11, 14, 14, 3, 27 + k, tzinfo=UTC)) for k in range(3)]
+    plain = fit_burst(frames, "cam", 300 * KB, 1000)
+    stamped = fit_burst(frames, "cam", 300 * KB, 1000, labels)
+    assert (stamped.width, stamped.height) == (plain.width, plain.height) == (640, 480)
+    for with_label, without in zip(frames_of(stamped.content), frames_of(plain.content), strict=True):
+        box = ink_box(with_label[0], without[0])
+        assert box is not None
+        assert box[0] < 640 * 0.05
+        assert box[3] > 480 * 0.95
+        assert text_height(with_label[0], box) >= 0.03 * 480
+
+
+def test_labels_are_drawn_at_the_size_sent() -> None:
+    """Text drawn before scaling would shrink with the picture; it keeps its share of the height."""
+    labels = [Label("Front door", datetime(2026, 11, 14, 14, 3, 27 + k, tzinfo=UTC)) for k in range(3)]
+    stamped = fit_burst(burst(3), "cam", 60 * KB, 1000, labels)
+    assert stamped.height < 480
+    for frame, _ in frames_of(stamped.content):
+        # the scene has nothing near black: the dark area is the label's box
+        box = frame.convert("L").point(lambda value: 255 if value < 30 else 0).getbbox()
+        assert box is not None
+        assert box[0] < stamped.width * 0.05
+        assert box[3] > stamped.height * 0.95
+        assert text_height(frame, box) >= 0.03 * stamped.height
+
+
+def animated(count: int, size: tuple[int, int], *, durations: list[int], loop: int | None) -> bytes:
+    pictures = [scene(*size, step, noise=30).quantize(200) for step in range(count)]
+    out = io.BytesIO()
+    options: dict[str, object] = {"duration": durations, "comment": b"made at home"}
+    if loop is not None:
+        options["loop"] = loop
+    pictures[0].save(out, "GIF", save_all=True, append_images=pictures[1:], **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("loop", [0, 3, None])
+def test_an_animated_gif_too_big_keeps_its_animation_timing_and_loop(loop: int | None) -> None:
+    data = animated(4, (900, 700), durations=[100, 200, 300, 400], loop=loop)
+    assert len(data) > 250 * KB
+    fitted = fit_animated_gif(Image.open(io.BytesIO(data)), "dance.gif", 150 * KB)
+    assert fitted.content_type == "image/gif"
+    assert fitted.filename == "dance.gif"
+    assert len(fitted.content) <= 150 * KB
+    assert [duration for _, duration in frames_of(fitted.content)] == [100, 200, 300, 400]
+    assert Image.open(io.BytesIO(fitted.content)).info.get("loop") == loop
+    assert b"made at home" not in fitted.content
+
+
+def test_an_animation_with_too_many_pixels_is_not_decoded() -> None:
+    # 14 frames on a 4000x4000 screen, each a single pixel: tiny to store, 224 MP to decode.
+    out = io.BytesIO()
+    Image.new("P", (1, 1), 0).save(out, "GIF")
+    dot = out.getvalue()
+    header, image_block = dot[:13], dot[13 + 3 * (2 << (dot[10] & 7)) : -1]
+    table = dot[13 : 13 + 3 * (2 << (dot[10] & 7))]
+    screen = header[:6] + (4000).to_bytes(2, "little") * 2 + header[10:]
+    huge = Image.open(io.BytesIO(screen + table + image_block * 14 + b";"))
+    assert (huge.size, huge.n_frames) == ((4000, 4000), 14)
+    with pytest.raises(ImageTooLargeError):
+        fit_animated_gif(huge, "huge.gif", 300 * KB)
+
+
+# --- overlay -------------------------------------------------------------------------------------
+
+
+def ink_box(stamped: Image.Image, original: Image.Image) -> tuple[int, int, int, int] | None:
+    """Bounding box of the pixels the overlay changed (beyond compression noise)."""
+    difference = ImageChops.difference(stamped.convert("RGB"), original.convert("RGB")).convert("L")
+    return difference.point(lambda value: 255 if value > 48 else 0).getbbox()
+
+
+def text_height(stamped: Image.Image, box: tuple[int, int, int, int]) -> int:
+    """Height of the bright text inside the dark label box."""
+    text = stamped.crop(box).convert("L").point(lambda value: 255 if value > 160 else 0).getbbox()
+    assert text is not None
+    return text[3] - text[1]
+
+
+@pytest.mark.parametrize(
+    ("size", "name"),
+    [
+        ((1280, 960), "Front door"),
+        ((320, 240), "Front door"),
+        ((960, 1280), "Garden gate by the old apple tree"),
+    ],
+)
+def test_the_label_is_in_the_corner_and_nowhere_else(size: tuple[int, int], name: str) -> None:
+    picture = scene(*size, 2, noise=20)
+    stamped = draw_label(picture, name, WHEN)
+    assert stamped.size == picture.size
+    box = ink_box(stamped, picture)
+    assert box is not None
+    left, top, right, bottom = box
+    # bottom-left corner, inside the picture
+    assert left <= size[1] * 0.02
+    assert bottom >= size[1] * 0.97
+    assert right <= size[0]
+    # everything outside the label is untouched, pixel for pixel
+    outside = ImageChops.difference(stamped, picture)
+    outside.paste((0, 0, 0), box)
+    assert outside.getbbox() is None
+    # white text on a black box, tall enough to read on a phone
+    assert stamped.getpixel((left + 1, top + 1)) == BOX_COLOR
+    assert TEXT_COLOR in {color for _, color in stamped.crop(box).getcolors(1 << 20) or []}
+    assert text_height(stamped, box) >= 0.03 * size[1]
+
+
+def test_a_long_name_is_shortened_so_the_time_stays_readable() -> None:
+    picture = scene(320, 240, 0)
+    stamped = draw_label(picture, "A very long camera name that would never fit on this picture", WHEN)
+    box = ink_box(stamped, picture)
+    assert box is not None
+    assert box[2] <= 320
+    # the time is all there: a label of the time alone is no wider than what was drawn
+    time_only = draw_label(picture, "", WHEN)
+    time_box = ink_box(time_only, picture)
+    assert time_box is not None
+    assert time_box[2] - time_box[0] <= box[2] - box[0]
+
+
+def test_the_label_keeps_its_size_without_freetype(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow built without FreeType only has a small bitmap font: it is scaled up, not left tiny."""
+    monkeypatch.setattr(ImageFont, "load_default", lambda size=None: ImageFont.load_default_imagefont())
+    overlay._font.cache_clear()
+    overlay._cap_ratio.cache_clear()
+    try:
+        picture = scene(1280, 960, 0)
+        stamped = draw_label(picture, "Front door", WHEN)
+        box = ink_box(stamped, picture)
+        assert box is not None
+        assert text_height(stamped, box) >= 0.03 * 960
+    finally:
+        overlay._font.cache_clear()
+        overlay._cap_ratio.cache_clear()
