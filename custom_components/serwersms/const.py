@@ -50,6 +50,11 @@ ATTR_FILE_ID: Final = "file_id"
 ATTR_DATE: Final = "date"
 ATTR_TEST: Final = "test"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+# Motion: several frames per camera, as one animated GIF or as separate pictures, optionally stamped.
+ATTR_FRAMES: Final = "frames"
+ATTR_FRAME_INTERVAL: Final = "frame_interval"
+ATTR_FRAMES_AS: Final = "frames_as"
+ATTR_OVERLAY: Final = "overlay"
 
 ISSUE_CREDITS_EXHAUSTED: Final = "credits_exhausted"
 ISSUE_MMS_NOT_PERMITTED: Final = "mms_not_permitted"

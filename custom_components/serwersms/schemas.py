@@ -12,12 +12,17 @@ from .const import (
     ATTR_DATE,
     ATTR_FILE,
     ATTR_FILE_ID,
+    ATTR_FRAME_INTERVAL,
+    ATTR_FRAMES,
+    ATTR_FRAMES_AS,
     ATTR_MEDIA,
+    ATTR_OVERLAY,
     ATTR_TEST,
     ATTR_URL,
     ATTR_VERIFY_SSL,
 )
 from .mms.attachments import AttachmentSources, media_content_id
+from .mms.frames import motion_settings
 from .mms.sender import MmsRequest
 
 _LIST_OF_TEXT = vol.All(cv.ensure_list, [cv.string])
@@ -32,6 +37,11 @@ ATTACHMENT_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_FILE_ID): _LIST_OF_TEXT,
     vol.Optional(ATTR_DATE): cv.datetime,
     vol.Optional(ATTR_TEST, default=False): cv.boolean,
+    # Numbers and a word here; their ranges and values are checked in code (mms/motion.py).
+    vol.Optional(ATTR_FRAMES): vol.Coerce(float),
+    vol.Optional(ATTR_FRAME_INTERVAL): vol.Coerce(float),
+    vol.Optional(ATTR_FRAMES_AS): cv.string,
+    vol.Optional(ATTR_OVERLAY, default=False): cv.boolean,
 }
 
 
@@ -49,6 +59,12 @@ def build_request(
             files=list(data.get(ATTR_FILE, [])),
             urls=list(data.get(ATTR_URL, [])),
             verify_ssl=bool(data.get(ATTR_VERIFY_SSL, True)),
+            motion=motion_settings(
+                data.get(ATTR_FRAMES),
+                data.get(ATTR_FRAME_INTERVAL),
+                data.get(ATTR_FRAMES_AS),
+                bool(data.get(ATTR_OVERLAY, False)),
+            ),
         ),
         file_ids=list(data.get(ATTR_FILE_ID, [])),
         date=data.get(ATTR_DATE),

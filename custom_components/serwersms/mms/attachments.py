@@ -20,6 +20,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
 
 from ..const import DOMAIN
+from .frames import Motion
 
 MAX_SOURCE_BYTES = 20 * 1024 * 1024  # far above any MMS; stops endless or huge downloads
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -44,10 +45,12 @@ class AttachmentSources:
     files: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     verify_ssl: bool = True
+    motion: Motion = field(default_factory=Motion)
 
     def __len__(self) -> int:
-        """How many attachments these sources give."""
-        return len(self.cameras) + len(self.media) + len(self.files) + len(self.urls)
+        """How many attachments these sources give (with `frames_as: images`, every frame is one)."""
+        cameras = len(self.cameras) * self.motion.pictures_per_camera
+        return cameras + len(self.media) + len(self.files) + len(self.urls)
 
 
 def _invalid(key: str, **placeholders: str) -> ServiceValidationError:

@@ -13,8 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import logging
+import math
 
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+
+from ..const import DOMAIN
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,6 +25,50 @@ MIN_FRAMES = 1
 MAX_FRAMES = 10
 MIN_FRAME_INTERVAL = 0.2
 MAX_FRAME_INTERVAL = 10.0
+FRAMES_AS_GIF = "gif"
+FRAMES_AS_IMAGES = "images"
+
+
+@dataclass(frozen=True, slots=True)
+class Motion:
+    """How cameras are pictured in one send: how many frames, how far apart, sent how, stamped or not."""
+
+    frames: int = 1
+    interval: float = 1.0
+    frames_as: str = FRAMES_AS_GIF
+    overlay: bool = False
+
+    @property
+    def pictures_per_camera(self) -> int:
+        """Attachments each camera gives: every frame with `images`, one GIF (or picture) otherwise."""
+        return self.frames if self.frames_as == FRAMES_AS_IMAGES else 1
+
+
+def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+    )
+
+
+def motion_settings(
+    frames: float | None, interval: float | None, frames_as: str | None, overlay: bool
+) -> Motion:
+    """The caller's motion fields, checked: a translated error for anything out of range."""
+    count = MIN_FRAMES if frames is None else frames
+    if not math.isfinite(count) or count != int(count) or not MIN_FRAMES <= count <= MAX_FRAMES:
+        raise _invalid("frames_out_of_range", frames=f"{count:g}", min=str(MIN_FRAMES), max=str(MAX_FRAMES))
+    seconds = 1.0 if interval is None else interval
+    if not MIN_FRAME_INTERVAL <= seconds <= MAX_FRAME_INTERVAL:
+        raise _invalid(
+            "frame_interval_out_of_range",
+            frame_interval=f"{seconds:g}",
+            min=f"{MIN_FRAME_INTERVAL:g}",
+            max=f"{MAX_FRAME_INTERVAL:g}",
+        )
+    kind = FRAMES_AS_GIF if frames_as is None else frames_as
+    if kind not in (FRAMES_AS_GIF, FRAMES_AS_IMAGES):
+        raise _invalid("frames_as_invalid", frames_as=kind)
+    return Motion(int(count), seconds, kind, overlay)
 
 
 @dataclass(frozen=True, slots=True)
