@@ -5,86 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 import io
 
-from PIL import Image, ImageChops, ImageDraw, ImageFont, ImageSequence
+from PIL import Image, ImageChops, ImageFont
 import pytest
 
 from custom_components.serwersms.mms import overlay
+from custom_components.serwersms.mms.fitting import Animation, Picture, digest, fit_all
 from custom_components.serwersms.mms.gif import Label, fit_animated_gif, fit_burst
 from custom_components.serwersms.mms.images import ImageTooLargeError, NotAnImageError
 from custom_components.serwersms.mms.overlay import BOX_COLOR, TEXT_COLOR, draw_label
+from tests.pictures import burst, frames_of, gif_blocks, jpeg, mean_difference, scene
 
 KB = 1024
 WHEN = datetime(2026, 11, 14, 14, 3, 27, tzinfo=UTC)
-
-
-def scene(width: int, height: int, step: int, *, noise: int = 0) -> Image.Image:
-    """A porch: wall, door, and a figure that walks `step` places to the right."""
-    image = Image.new("RGB", (width, height), (222, 205, 170))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, width, height // 4), fill=(160, 200, 235))
-    draw.rectangle((width * 2 // 5, height // 3, width * 3 // 5, height * 9 // 10), fill=(35, 80, 130))
-    x = width // 10 + step * width // 8
-    draw.ellipse((x, height // 3, x + width // 10, height // 3 + width // 10), fill=(230, 180, 150))
-    draw.rectangle((x, height // 2, x + width // 10, height * 9 // 10), fill=(150, 40, 40))
-    if noise:
-        grain = Image.effect_noise((width, height), noise).convert("RGB")
-        image = ImageChops.add(image, grain, scale=1.0, offset=-128)
-    return image
-
-
-def jpeg(image: Image.Image, **options: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90, **options)
-    return out.getvalue()
-
-
-def burst(count: int, width: int = 1280, height: int = 960, noise: int = 12) -> list[bytes]:
-    return [jpeg(scene(width, height, step, noise=noise)) for step in range(count)]
-
-
-def gif_blocks(data: bytes) -> list[str]:
-    """The blocks of a GIF file in order: 'image', 'gce', 'app:<identifier>', 'comment', 'ext:<label>'."""
-    assert data[:6] == b"GIF89a"
-    pos = 13
-    flags = data[10]
-    if flags & 0x80:
-        pos += 3 * (2 << (flags & 7))
-    blocks: list[str] = []
-
-    def skip_sub_blocks(at: int) -> int:
-        while data[at]:
-            at += data[at] + 1
-        return at + 1
-
-    while data[pos] != 0x3B:
-        if data[pos] == 0x2C:
-            blocks.append("image")
-            local = data[pos + 9]
-            pos += 10 + (3 * (2 << (local & 7)) if local & 0x80 else 0)
-            pos = skip_sub_blocks(pos + 1)  # LZW minimum code size, then the data
-        else:
-            assert data[pos] == 0x21
-            label = data[pos + 1]
-            if label == 0xF9:
-                blocks.append("gce")
-            elif label == 0xFF:
-                blocks.append("app:" + data[pos + 3 : pos + 3 + 11].decode("latin-1"))
-            elif label == 0xFE:
-                blocks.append("comment")
-            else:
-                blocks.append(f"ext:{label:#x}")
-            pos = skip_sub_blocks(pos + 2)
-    return blocks
-
-
-def mean_difference(one: Image.Image, other: Image.Image) -> float:
-    histogram = ImageChops.difference(one, other).convert("L").histogram()
-    return sum(value * count for value, count in enumerate(histogram)) / sum(histogram)
-
-
-def frames_of(data: bytes) -> list[tuple[Image.Image, int]]:
-    animation = Image.open(io.BytesIO(data))
-    return [(frame.convert("RGB"), frame.info["duration"]) for frame in ImageSequence.Iterator(animation)]
 
 
 def test_a_burst_becomes_one_looping_gif_within_budget_with_nothing_but_pictures() -> None:
@@ -280,3 +212,60 @@ def test_the_label_keeps_its_size_without_freetype(monkeypatch: pytest.MonkeyPat
     finally:
         overlay._font.cache_clear()
         overlay._cap_ratio.cache_clear()
+
+
+# --- the whole MMS ---------------------------------------------------------------------------------
+
+
+def test_a_gif_and_a_picture_share_the_budget_by_what_they_carry() -> None:
+    still = jpeg(scene(1280, 960, 0, noise=12))
+    items = [
+        Picture(still, "camera_porch"),
+        Animation(tuple(burst(6)), "camera_front_door", 1000),
+    ]
+    picture, animation = fit_all(items, 300 * KB)
+    assert len(picture.content) + len(animation.content) <= 300 * KB
+    assert (picture.content_type, animation.content_type) == ("image/jpeg", "image/gif")
+    assert (picture.filename, animation.filename) == ("camera_porch.jpg", "camera_front_door.gif")
+    # six frames take more room than one picture, and nothing much is left unused
+    assert len(animation.content) > 2 * len(picture.content)
+    assert len(picture.content) + len(animation.content) > 0.8 * 300 * KB
+
+
+def test_a_stamped_picture_is_stamped_even_when_it_would_fit_as_it_is() -> None:
+    small = jpeg(scene(320, 240, 0))
+    (plain,) = fit_all([Picture(small, "cam")], 300 * KB)
+    (stamped,) = fit_all([Picture(small, "cam", Label("Porch", WHEN))], 300 * KB)
+    assert plain.content == small  # sent as it came
+    picture = Image.open(io.BytesIO(stamped.content)).convert("RGB")
+    box = ink_box(picture, Image.open(io.BytesIO(small)))
+    assert box is not None
+    assert box[0] < 16
+    assert box[3] > 230
+
+
+def test_an_animated_gif_that_cannot_move_within_the_budget_goes_as_a_still_picture() -> None:
+    pictures = [Image.effect_noise((300, 200), 100 + step).convert("P") for step in range(30)]
+    out = io.BytesIO()
+    pictures[0].save(out, "GIF", save_all=True, append_images=pictures[1:], duration=100, loop=0)
+    (fitted,) = fit_all([Picture(out.getvalue(), "noise.gif")], 12 * KB)
+    assert fitted.content_type == "image/jpeg"
+    assert len(fitted.content) <= 12 * KB
+
+
+def test_an_animated_gif_that_fits_is_sent_as_it_is() -> None:
+    data = animated(3, (200, 150), durations=[100, 100, 100], loop=0)
+    (fitted,) = fit_all([Picture(data, "small.gif")], 300 * KB)
+    assert fitted.content_type == "image/gif"
+    assert [duration for _, duration in frames_of(fitted.content)] == [100, 100, 100]
+    assert b"made at home" not in fitted.content  # its comment went, nothing else changed
+
+
+def test_the_fit_digest_tells_apart_what_fits_differently() -> None:
+    frames = (b"one", b"two")
+    base = digest([Animation(frames, "cam", 1000)])
+    assert base == digest([Animation(frames, "cam", 1000)])
+    assert base != digest([Animation(frames, "cam", 500)])
+    assert base != digest([Animation(frames, "cam", 1000, (Label("A", WHEN), None))])
+    assert base != digest([Picture(b"one", "cam"), Picture(b"two", "cam")])
+    assert digest([Picture(b"x", "cam", Label("A", WHEN))]) != digest([Picture(b"x", "cam")])

@@ -14,7 +14,7 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.serwersms.mms import images, sender as sender_module
+from custom_components.serwersms.mms import fitting, images, sender as sender_module
 from custom_components.serwersms.mms.picture_queue import (
     PictureQueue,
     async_get_picture_queue,
@@ -89,15 +89,15 @@ class PictureJobSpy:
 
 @pytest.fixture
 def fit_spy(monkeypatch: pytest.MonkeyPatch) -> PictureJobSpy:
-    spy = PictureJobSpy(images.fit_images)
-    monkeypatch.setattr(sender_module, "fit_images", spy)
+    spy = PictureJobSpy(fitting.fit_all)
+    monkeypatch.setattr(sender_module, "fit_all", spy)
     return spy
 
 
 @pytest.fixture
 def hash_spy(monkeypatch: pytest.MonkeyPatch) -> PictureJobSpy:
-    spy = PictureJobSpy(sender_module._digest)
-    monkeypatch.setattr(sender_module, "_digest", spy)
+    spy = PictureJobSpy(fitting.digest)
+    monkeypatch.setattr(fitting, "digest", spy)
     return spy
 
 

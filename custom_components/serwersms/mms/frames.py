@@ -73,8 +73,9 @@ def motion_settings(
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One snapshot, and when it was asked for (local time)."""
+    """One snapshot: its number in the burst (from 1), and when it was asked for (local time)."""
 
+    number: int
     content: bytes
     content_type: str | None
     taken_at: datetime
@@ -119,7 +120,7 @@ async def _camera_burst(
             # A camera that stumbles mid-burst still gave something worth sending.
             _LOGGER.warning("Frame %d of %d from %s failed; sending the others", index + 1, count, entity_id)
             continue
-        frames.append(Frame(content, content_type, taken_at))
+        frames.append(Frame(index + 1, content, content_type, taken_at))
     return Burst(entity_id, frames)
 
 

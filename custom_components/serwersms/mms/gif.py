@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+import hashlib
 import io
 import math
 from pathlib import PurePath
@@ -23,8 +24,8 @@ from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageSequence
 from .images import MAX_PIXELS, FittedImage, ImageTooLargeError, NotAnImageError
 from .overlay import draw_label
 
-# Decoded frames of one animation held at once; beyond this a GIF is sent as a still picture.
-MAX_ANIMATION_PIXELS = 4 * MAX_PIXELS
+# Decoded frames of one animation held at once (3 bytes each); beyond this a GIF goes as a still picture.
+MAX_ANIMATION_PIXELS = MAX_PIXELS
 MIN_SIDE = 96  # smaller than this an animation is not worth sending
 _MAX_SIDE = 1600
 _COLORS = 255  # the 256th palette entry is the transparent "unchanged" colour
@@ -59,21 +60,29 @@ class _Source:
     labels: list[Label | None]
 
 
-def _open_frame(data: bytes, want: tuple[int, int]) -> Image.Image:
+def _working_size(width: int, height: int) -> tuple[int, int]:
+    ratio = min(1.0, _MAX_SIDE / max(width, height))
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
+def _open_frame(data: bytes) -> Image.Image:
+    """One frame decoded to RGB, no larger than any GIF we would send (frames are held together)."""
     try:
-        image = Image.open(io.BytesIO(data))
-        if image.width * image.height > MAX_PIXELS:
-            raise ImageTooLargeError(f"{image.width}x{image.height}")
-        if image.format == "JPEG":
-            # Let libjpeg decode at a reduced size when the frame is far bigger than needed.
-            image.draft("RGB", want)
-        image.load()
-        ImageOps.exif_transpose(image, in_place=True)
-        return _flatten(image)
+        opened = Image.open(io.BytesIO(data))
+        if opened.width * opened.height > MAX_PIXELS:
+            raise ImageTooLargeError(f"{opened.width}x{opened.height}")
+        if opened.format == "JPEG":
+            # Let libjpeg decode at a reduced size: much faster than a full decode and a resize.
+            opened.draft("RGB", _working_size(*opened.size))
+        opened.load()
+        ImageOps.exif_transpose(opened, in_place=True)
+        image = _flatten(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ImageTooLargeError(str(err)) from err
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         raise NotAnImageError(str(err)) from err
+    size = _working_size(*image.size)
+    return image if size == image.size else image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -187,17 +196,17 @@ def fit_burst(
     `labels` (one per frame) stamps each frame with the camera's name and its time, drawn at the size
     the GIF is sent at. Raises ImageTooLargeError when even a small GIF does not fit.
     """
-    first = _open_frame(frames[0], (_MAX_SIDE, _MAX_SIDE))
+    first = _open_frame(frames[0])
     want = first.size
-    decoded = [first] + [_open_frame(data, want) for data in frames[1:]]
+    if want[0] * want[1] * len(frames) > MAX_ANIMATION_PIXELS:
+        raise ImageTooLargeError(f"{len(frames)} frames of {want[0]}x{want[1]}")
+    decoded = [first] + [_open_frame(data) for data in frames[1:]]
     # Cameras may change resolution mid-burst (day/night switch): bring every frame to the first's.
     decoded = [f if f.size == want else f.resize(want, Image.Resampling.BICUBIC) for f in decoded]
-    if want[0] * want[1] * len(decoded) > MAX_ANIMATION_PIXELS:
-        raise ImageTooLargeError(f"{len(decoded)} frames of {want[0]}x{want[1]}")
     source = _Source(decoded, [frame_ms] * len(decoded), 0, list(labels or [None] * len(decoded)))
     content, width, height = _fit(source, budget)
     name = (PurePath(filename).stem or "camera") + ".gif"
-    return FittedImage(content, "image/gif", name, width, height, changed=True)
+    return _fitted(content, name, width, height)
 
 
 def is_animated_gif(image: Image.Image) -> bool:
@@ -228,4 +237,16 @@ def fit_animated_gif(image: Image.Image, filename: str, budget: int) -> FittedIm
     source = _Source(frames, durations, None if loop is None else int(loop), [None] * len(frames))
     content, fit_width, fit_height = _fit(source, budget)
     name = (PurePath(filename).stem or "image") + ".gif"
-    return FittedImage(content, "image/gif", name, fit_width, fit_height, changed=True)
+    return _fitted(content, name, fit_width, fit_height)
+
+
+def _fitted(content: bytes, filename: str, width: int, height: int) -> FittedImage:
+    return FittedImage(
+        content=content,
+        content_type="image/gif",
+        filename=filename,
+        width=width,
+        height=height,
+        changed=True,
+        digest=hashlib.sha256(content).hexdigest(),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import hashlib
 import io
@@ -258,7 +259,10 @@ def _search_quality(image: Image.Image, budget: int, icc_profile: bytes | None) 
     return found
 
 
-def _reencode(image: Image.Image, budget: int) -> tuple[bytes, int, int]:
+type Decorate = Callable[[Image.Image], Image.Image]
+
+
+def _reencode(image: Image.Image, budget: int, decorate: Decorate | None) -> tuple[bytes, int, int]:
     icc_profile = image.info.get("icc_profile") or None
     width, height = image.size
     scale = min(1.0, _START_MAX_SIDE / max(width, height))
@@ -275,6 +279,8 @@ def _reencode(image: Image.Image, budget: int) -> tuple[bytes, int, int]:
         resized = (
             image if size == image.size else image.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
         )
+        if decorate is not None:
+            resized = decorate(resized)  # drawn at the size sent, so that it stays sharp
         encoded = _search_quality(resized, budget, icc_profile)
         if encoded is not None:
             return encoded, size[0], size[1]
@@ -283,16 +289,17 @@ def _reencode(image: Image.Image, budget: int) -> tuple[bytes, int, int]:
         target = round(max(size) * _SCALE_STEP)
 
 
-def fit_image(data: bytes, filename: str, budget: int) -> FittedImage:
+def fit_image(data: bytes, filename: str, budget: int, *, decorate: Decorate | None = None) -> FittedImage:
     """Return `data` fitted into `budget` bytes: orientation applied, metadata stripped.
 
     GIF, PNG and JPEG that fit once their metadata is gone are sent without re-encoding; everything
     else is scaled down and re-encoded as JPEG with the highest quality that fits. The same input
-    always gives the same output.
+    always gives the same output. `decorate` (say, a time stamp) is applied to the picture at the
+    size it is sent at, which always re-encodes it.
     """
     image = _open(data)
     try:
-        content, content_type, width, height = _fit_opened(image, data, budget)
+        content, content_type, width, height = _fit_opened(image, data, budget, decorate)
     except (OSError, SyntaxError, ValueError, EOFError) as err:
         # Broken or truncated image data only shows when the pixels are decoded.
         raise NotAnImageError(str(err)) from err
@@ -307,18 +314,20 @@ def fit_image(data: bytes, filename: str, budget: int) -> FittedImage:
     )
 
 
-def _fit_opened(image: Image.Image, data: bytes, budget: int) -> tuple[bytes, str, int, int]:
+def _fit_opened(
+    image: Image.Image, data: bytes, budget: int, decorate: Decorate | None
+) -> tuple[bytes, str, int, int]:
     fmt = image.format or ""
     width, height = image.size
     strip = _STRIPPERS.get(fmt)
     # Metadata is rarely more than a thumbnail or two: far bigger pictures need re-encoding anyway.
-    if strip is not None and len(data) <= budget + _MAX_METADATA and _orientation(image) == 1:
+    if strip is not None and decorate is None and len(data) <= budget + _MAX_METADATA and _orientation(image) == 1:
         stripped = strip(data)
         if stripped is not None and len(stripped) <= budget:
             # Sent without re-encoding, so what is sent must decode.
             Image.open(io.BytesIO(stripped)).load()
             return stripped, _KEEP_AS_IS.get(fmt, "image/jpeg"), width, height
-    content, width, height = _reencode(image, budget)
+    content, width, height = _reencode(image, budget, decorate)
     return content, "image/jpeg", width, height
 
 

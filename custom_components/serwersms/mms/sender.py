@@ -13,7 +13,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-import hashlib
 import logging
 from typing import Any
 
@@ -45,9 +44,10 @@ from ..const import (
     MAX_RECIPIENTS,
     MAX_TITLE_LENGTH,
 )
-from . import attachments
-from .attachments import Attachment, AttachmentSources
-from .images import FittedImage, ImageTooLargeError, NotAnImageError, fit_images
+from . import attachments, fitting, motion
+from .attachments import AttachmentSources
+from .fitting import FitItem, fit_all
+from .images import FittedImage, ImageTooLargeError, NotAnImageError
 from .picture_queue import async_get_picture_queue
 from .recipients import InvalidPhoneNumberError, normalize_phones
 from .uploads import FileIdCache, UploadedFile
@@ -59,11 +59,6 @@ _TEXT_OVERHEAD = 512
 # Below this a picture is a smudge: a send whose text and files leave less per picture is refused.
 _MIN_IMAGE_BUDGET = 8 * 1024
 _FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
-
-
-def _digest(contents: list[bytes]) -> str:
-    """One hash over several attachments' bytes, in order."""
-    return hashlib.sha256(b"".join(hashlib.sha256(content).digest() for content in contents)).hexdigest()
 
 
 @dataclass(slots=True)
@@ -99,6 +94,7 @@ class MmsOutcome:
     file_ids: tuple[str, ...]
     deferred: bool = False
     recipient_ids: tuple[str, ...] = ()
+    frames: tuple[tuple[str, int], ...] = ()  # frames each camera gave, when more than one was asked
 
     @property
     def queued(self) -> int:
@@ -118,12 +114,15 @@ class MmsOutcome:
             by_phone = {r.phone: r for r in self.recipients}
             chosen = [by_phone[phone] for phone in dict.fromkeys(phones) if phone in by_phone]
         queued = sum(1 for r in chosen if r.status == QUEUED)
-        return {
+        response: dict[str, Any] = {
             "queued": queued,
             "unsent": len(chosen) - queued,
             "recipients": [_recipient_response(r) for r in chosen],
             "files": [f.as_dict() for f in self.files],
         }
+        if self.frames:
+            response["frames"] = dict(self.frames)
+        return response
 
     def event_data(self) -> dict[str, Any]:
         """The `serwersms_mms_sent` event's data (no secrets: numbers, ids and counts only)."""
@@ -220,14 +219,12 @@ class MmsSender:
     def _budget(self) -> int:
         return int(self._entry.options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)) * 1024
 
-    async def _fit(self, found: list[Attachment], budget: int) -> list[FittedImage]:
+    async def _fit(self, items: list[FitItem], budget: int) -> list[FittedImage]:
         """Fit through the picture queue; identical inputs (a burst of one snapshot) are fitted once."""
-        contents = [item.content for item in found]
-        key = (await self._pictures.run(_digest, contents), budget)
+        key = (await self._pictures.run(fitting.digest, items), budget)
         job = self._fitted.get(key)
         if job is None:
-            named = [(item.content, item.filename) for item in found]
-            job = self._hass.async_create_task(self._pictures.run(fit_images, named, budget))
+            job = self._hass.async_create_task(self._pictures.run(fit_all, items, budget))
             job.add_done_callback(_retrieve)
             self._fitted[key] = job
             while len(self._fitted) > _FIT_CACHE_SIZE:
@@ -254,14 +251,19 @@ class MmsSender:
             )
         )
 
-    async def _collect_and_fit(self, sources: AttachmentSources, budget: int) -> list[FittedImage]:
+    async def _collect_and_fit(
+        self, sources: AttachmentSources, budget: int
+    ) -> tuple[list[FittedImage], dict[str, int]]:
+        """The fitted pictures, and how many frames each camera gave (bursts only)."""
         await attachments.check_sources(self._hass, sources)
         # The raw pictures (megabytes each) live only until they are fitted.
-        return await self._fit(await attachments.collect(self._hass, sources), budget)
+        gathered = await motion.gather(self._hass, sources)
+        return await self._fit(gathered.items, budget), gathered.frames
 
     async def async_prepare(self, sources: AttachmentSources) -> list[UploadedFile]:
         """Check, fetch, fit and upload (or reuse) the attachments of `sources`."""
-        return await self._upload(await self._collect_and_fit(sources, self._budget))
+        fitted, _ = await self._collect_and_fit(sources, self._budget)
+        return await self._upload(fitted)
 
     async def _given_files(self, file_ids: list[str]) -> int:
         """Check that the gateway has every `file_id` the caller gave; their total size in bytes."""
@@ -305,7 +307,7 @@ class MmsSender:
         date = self._date(request.date)
         self._picture_budget(request, 0)  # the text alone may already be too much: ask nobody
         picture_budget = self._picture_budget(request, await self._given_files(request.file_ids))
-        fitted = await self._collect_and_fit(request.sources, picture_budget)
+        fitted, frames = await self._collect_and_fit(request.sources, picture_budget)
         uploaded = await self._upload(fitted)
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         outcomes = await self._send(phones, title, file_ids, request, date)
@@ -323,6 +325,7 @@ class MmsSender:
             files=tuple(uploaded),
             file_ids=tuple(file_ids),
             recipient_ids=request.recipient_ids,
+            frames=tuple(frames.items()),
         )
         errors = [o.error for o in outcomes if o.error is not None]
         if len(errors) == len(outcomes) and all(is_refusal(err) for err in errors):
