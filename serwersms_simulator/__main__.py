@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+from pathlib import Path
 import signal
 
 from .server import SerwerSmsSimulator
@@ -27,6 +28,10 @@ async def _serve(args: argparse.Namespace) -> None:
         delivery_delay=args.delivered_after,
         undeliverable=dict(args.undeliverable),
     )
+    if args.camera:
+        from .camera import add_demo_camera  # noqa: PLC0415 - needs Pillow, only for the demo
+
+        add_demo_camera(simulator.app, args.camera)
     url = await simulator.start(args.host, args.port)
     print(f"SerwerSMS simulator on {url} (inbox: {url})", flush=True)
     stop = asyncio.Event()
@@ -70,6 +75,11 @@ def main() -> None:
         default=[],
         metavar="PHONE[=REASON]",
         help="this number's MMS end `undelivered` with REASON (default wrong_number); repeatable",
+    )
+    parser.add_argument(
+        "--camera",
+        type=Path,
+        help="also serve a demo camera (/_sim/camera.jpg, /_sim/camera.mjpg) drawn over this picture",
     )
     asyncio.run(_serve(parser.parse_args()))
 

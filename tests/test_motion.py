@@ -83,10 +83,16 @@ async def until(hass: HomeAssistant, done: Callable[[], bool]) -> None:
 
 async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
     freezer.tick(timedelta(seconds=seconds))
-    # a microsecond of slack: the schedule adds up floats, the freezer whole microseconds
-    async_fire_time_changed_exact(hass, dt_util.utcnow() + timedelta(microseconds=1))
+    # a millisecond of slack: the schedule adds up floats, the freezer whole microseconds
+    async_fire_time_changed_exact(hass, dt_util.utcnow() + timedelta(milliseconds=1))
     for _ in range(20):
         await asyncio.sleep(0)
+
+
+async def at_once(hass: HomeAssistant, task: asyncio.Task[Any]) -> Any:
+    """The call's result, expected without the clock moving (a refusal, say)."""
+    await until(hass, task.done)
+    return await task
 
 
 def start(hass: HomeAssistant, **data: Any) -> asyncio.Task[Any]:
@@ -197,8 +203,8 @@ async def test_a_first_frame_that_fails_fails_the_send_and_nothing_goes_out(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     cameras["camera.garden"].failing = {1}
-    with pytest.raises(HomeAssistantError) as err:
-        await start(hass, camera=list(cameras), frames=5)
+    with pytest.raises(HomeAssistantError) as err:  # at once: the clock has not moved
+        await at_once(hass, start(hass, camera=list(cameras), frames=5))
     assert err.value.translation_key == "snapshot_failed"
     assert err.value.translation_placeholders == {"entity_id": "camera.garden"}
     for _ in range(5):
@@ -216,7 +222,10 @@ async def test_frames_as_images_sends_each_frame_and_counts_every_one(
     freezer: FrozenDateTimeFactory,
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
-        await start(hass, camera=list(cameras), frames=5, frames_as="images", url="http://127.0.0.1/x.jpg")
+        await at_once(
+            hass,
+            start(hass, camera=list(cameras), frames=5, frames_as="images", url="http://127.0.0.1/x.jpg"),
+        )
     assert err.value.translation_key == "too_many_attachments"
     assert err.value.translation_placeholders == {"count": "11", "max": "10"}
     assert all(not camera.taken for camera in cameras.values())  # refused before any snapshot
@@ -262,17 +271,13 @@ async def test_motion_limits_are_refused_with_a_translated_error_before_any_snap
     key: str,
     placeholders: dict[str, str],
 ) -> None:
+    legacy = {"message": "m", "data": {"camera": "camera.front_door", **data}}
     for call in (
         lambda: start(hass, camera="camera.front_door", **data),
-        lambda: hass.services.async_call(
-            "notify",
-            "serwersms",
-            {"message": "m", "data": {"camera": "camera.front_door", **data}},
-            blocking=True,
-        ),
+        lambda: asyncio.create_task(hass.services.async_call("notify", "serwersms", legacy, blocking=True)),
     ):
         with pytest.raises(ServiceValidationError) as err:
-            await call()
+            await at_once(hass, call())
         assert err.value.translation_key == key
         assert err.value.translation_placeholders == placeholders
     assert cameras["camera.front_door"].taken == []

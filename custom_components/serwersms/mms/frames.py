@@ -25,6 +25,8 @@ MIN_FRAMES = 1
 MAX_FRAMES = 10
 MIN_FRAME_INTERVAL = 0.2
 MAX_FRAME_INTERVAL = 10.0
+# A frame due within this many seconds is taken at once: a shorter wait is below the loop's timing.
+_DUE = 0.001
 FRAMES_AS_GIF = "gif"
 FRAMES_AS_IMAGES = "images"
 
@@ -108,7 +110,7 @@ async def _camera_burst(
             # On the schedule; after a slow answer, still never sooner than an interval after the
             # last frame was asked for (two frames at once would show nothing new).
             delay = max(start + index * interval, asked + interval) - loop.time()
-            if delay > 0:
+            if delay > _DUE:
                 await asyncio.sleep(delay)
         asked = loop.time()
         taken_at = now()
