@@ -1,16 +1,17 @@
 """Prepare a running demo Home Assistant through its HTTP APIs, the way the frontend does.
 
 Logs in as the demo user, adds the SerwerSMS account (API token method, pointed at the simulator)
-and two recipients through the normal config and subentry flows if they are not there yet, and
-keeps a long-lived access token for command-line use. Prints the token file's path. With --press it
-presses the demo button and prints the MMS the simulator received and the `serwersms_mms_delivery`
-events Home Assistant fired for it.
+and two recipients through the normal config and subentry flows if they are not there yet, adds the
+simulator's porch camera as an MJPEG camera (`camera.porch`), and keeps a long-lived access token for
+command-line use. Prints the token file's path. With --press it presses the demo button and prints the
+MMS the simulator received and the `serwersms_mms_delivery` events Home Assistant fired for it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 from pathlib import Path
 import sys
 from typing import Any
@@ -94,6 +95,27 @@ async def ensure_account(session: aiohttp.ClientSession, base: str, api_token: s
         if done.get("type") != "create_entry":
             sys.exit(f"adding recipient {name} failed: {done}")
     return entry_id
+
+
+async def ensure_porch_camera(session: aiohttp.ClientSession, base: str, simulator: str) -> None:
+    """`camera.porch`: Home Assistant's MJPEG camera on the simulator's demo camera, added when missing."""
+    async with session.get(f"{base}/api/config/config_entries/entry", params={"domain": "mjpeg"}) as response:
+        if await response.json():
+            return
+    flows = f"{base}/api/config/config_entries/flow"
+    form = await flow_step(session, flows, {"handler": "mjpeg", "show_advanced_options": False})
+    created = await flow_step(
+        session,
+        f"{flows}/{form['flow_id']}",
+        {
+            "name": "Porch",
+            "mjpeg_url": f"{simulator}_sim/camera.mjpg",
+            "still_image_url": f"{simulator}_sim/camera.jpg",
+            "verify_ssl": False,
+        },
+    )
+    if created.get("type") != "create_entry":
+        sys.exit(f"adding the porch camera failed: {created}")
 
 
 async def websocket_calls(
@@ -238,7 +260,7 @@ async def press_and_report(
     """Press the demo button, wait for the MMS to reach the simulator, check and print it and its delivery."""
     from io import BytesIO  # noqa: PLC0415
 
-    from PIL import Image  # noqa: PLC0415
+    from PIL import Image, ImageChops, ImageSequence  # noqa: PLC0415
 
     family = {f"+48{digits.replace(' ', '')}" for digits in dict(RECIPIENTS)["Family"].split(", ")}
     ws = await delivery_events(session, base, access_token)
@@ -269,18 +291,25 @@ async def press_and_report(
     if {m["title"] for m in arrived} != {"Front door"} or len({tuple(m["file_ids"]) for m in arrived}) != 1:
         sys.exit("the Family recipients did not get the same MMS titled 'Front door'")
     if len(arrived[0]["file_ids"]) != 1:
-        sys.exit(f"expected the front door picture as one attachment, got {arrived[0]['file_ids']}")
+        sys.exit(f"expected the porch camera's GIF as one attachment, got {arrived[0]['file_ids']}")
     for file_id in arrived[0]["file_ids"]:
         async with session.get(f"{simulator}_sim/files/{file_id}") as response:
             content = await response.read()
         image = Image.open(BytesIO(content))
         info = files[file_id]
+        frames = getattr(image, "n_frames", 1)
+        moving = f", {frames} frames looping" if frames > 1 else ""
         print(
             f"  file {file_id}: {info['name']}, {info['content_type']}, {len(content)} bytes, "
-            f"{image.width}x{image.height}, EXIF {'present' if image.getexif() else 'none'}"
+            f"{image.width}x{image.height}{moving}, EXIF {'present' if image.getexif() else 'none'}"
         )
-        if image.format != "JPEG" or info["content_type"] != "image/jpeg":
-            sys.exit(f"the attachment is not a JPEG: {image.format}, {info['content_type']}")
+        if image.format != "GIF" or info["content_type"] != "image/gif" or frames != 3:
+            sys.exit(f"the attachment is not a 3-frame GIF: {image.format}, {info['content_type']}, {frames}")
+        if image.info.get("loop") != 0 or len(content) > 300 * 1024:
+            sys.exit("the GIF does not loop, or it is over the 300 KB budget")
+        pictures = [frame.convert("RGB") for frame in ImageSequence.Iterator(image)]
+        if any(ImageChops.difference(a, b).getbbox() is None for a, b in itertools.pairwise(pictures)):
+            sys.exit("two frames of the GIF are the same picture: nothing moved")
     print(f"  credits left on the simulated account: {state['credits']}")
     await report_delivery(session, base, ws, [m["id"] for m in arrived], started, timeout)
 
@@ -303,11 +332,13 @@ async def main() -> None:
         access = await login(session, args.base, args.user, args.password)
         session.headers["Authorization"] = f"Bearer {access}"
         entry_id = await ensure_account(session, args.base, args.api_token, args.api_url)
+        await ensure_porch_camera(session, args.base, args.simulator)
         stored = args.token_file.read_text().strip() if args.token_file.exists() else ""
         if not stored or not await token_works(session, args.base, stored):
             args.token_file.write_text(await long_lived_token(session, args.base, access) + "\n")
             args.token_file.chmod(0o600)
         await wait_until_ready(session, args.base, "notify.family_mms", args.timeout)
+        await wait_until_ready(session, args.base, "camera.porch", args.timeout)
         print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
         await report_recipient_devices(session, args.base, access, entry_id)
         if args.press:

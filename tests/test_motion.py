@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import io
 import itertools
 from pathlib import Path
+import shutil
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -32,6 +34,7 @@ from tests.pictures import frames_of, gif_blocks, jpeg, mean_difference, scene
 
 MOM = "notify.mom_mms"
 KB = 1024
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class BurstCamera(Camera):
@@ -71,13 +74,17 @@ async def cameras(hass: HomeAssistant) -> dict[str, BurstCamera]:
     return made
 
 
-async def until(hass: HomeAssistant, done: Callable[[], bool]) -> None:
-    """Let the loop run (the clock stands still) until `done()`."""
-    for _ in range(500):
+async def until(done: Callable[[], bool], seconds: float = 10) -> None:
+    """Wait until `done()` without moving the clock: threads and sockets get on meanwhile.
+
+    (Not `async_block_till_done`: an automation waiting for the next frame never finishes while the
+    clock stands still.) Fails after `seconds` of real time rather than hanging.
+    """
+    loop = asyncio.get_running_loop()
+    for _ in range(int(seconds / 0.005)):
         if done():
             return
-        await hass.async_block_till_done()
-        await asyncio.sleep(0)
+        await loop.run_in_executor(None, time.sleep, 0.005)
     raise AssertionError("the send did not get there")
 
 
@@ -89,9 +96,9 @@ async def tick(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: flo
         await asyncio.sleep(0)
 
 
-async def at_once(hass: HomeAssistant, task: asyncio.Task[Any]) -> Any:
+async def at_once(task: asyncio.Task[Any]) -> Any:
     """The call's result, expected without the clock moving (a refusal, say)."""
-    await until(hass, task.done)
+    await until(task.done)
     return await task
 
 
@@ -115,7 +122,7 @@ async def burst_send(
     names = [names] if isinstance(names, str) else names
     task = start(hass, frames=frames, frame_interval=interval, **data)
     for frame in range(1, frames + 1):
-        await until(hass, lambda f=frame: task.done() or all(len(cameras[n].taken) >= f for n in names))
+        await until(lambda f=frame: task.done() or all(len(cameras[n].taken) >= f for n in names))
         if frame < frames:
             await tick(hass, freezer, interval)
     response = await task
@@ -204,7 +211,7 @@ async def test_a_first_frame_that_fails_fails_the_send_and_nothing_goes_out(
 ) -> None:
     cameras["camera.garden"].failing = {1}
     with pytest.raises(HomeAssistantError) as err:  # at once: the clock has not moved
-        await at_once(hass, start(hass, camera=list(cameras), frames=5))
+        await at_once(start(hass, camera=list(cameras), frames=5))
     assert err.value.translation_key == "snapshot_failed"
     assert err.value.translation_placeholders == {"entity_id": "camera.garden"}
     for _ in range(5):
@@ -223,7 +230,6 @@ async def test_frames_as_images_sends_each_frame_and_counts_every_one(
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
         await at_once(
-            hass,
             start(hass, camera=list(cameras), frames=5, frames_as="images", url="http://127.0.0.1/x.jpg"),
         )
     assert err.value.translation_key == "too_many_attachments"
@@ -277,7 +283,7 @@ async def test_motion_limits_are_refused_with_a_translated_error_before_any_snap
         lambda: asyncio.create_task(hass.services.async_call("notify", "serwersms", legacy, blocking=True)),
     ):
         with pytest.raises(ServiceValidationError) as err:
-            await at_once(hass, call())
+            await at_once(call())
         assert err.value.translation_key == key
         assert err.value.translation_placeholders == placeholders
     assert cameras["camera.front_door"].taken == []
@@ -312,7 +318,7 @@ async def test_the_legacy_service_takes_motion_in_its_data(
         blocking=True,
     )
     task = asyncio.create_task(call)
-    await until(hass, lambda: len(cameras["camera.garden"].taken) == 1)
+    await until(lambda: len(cameras["camera.garden"].taken) == 1)
     await tick(hass, freezer, 1.9)
     assert len(cameras["camera.garden"].taken) == 1
     await tick(hass, freezer, 0.1)
@@ -394,3 +400,43 @@ async def test_an_animated_gif_file_too_big_to_send_as_is_keeps_its_animation(
     gif = simulator.files[files[0]["id"]].content
     assert len(gif) <= 300 * KB
     assert [duration for _, duration in frames_of(gif)] == [100, 200, 300, 400]
+
+
+async def test_the_motion_blueprint_sends_a_stamped_gif(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    cameras: dict[str, BurstCamera],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    target = Path(hass.config.path("blueprints/automation/serwersms"))
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "blueprints/automation/serwersms/snapshot_on_motion.yaml", target)
+    hass.states.async_set("binary_sensor.garden_motion", "off")
+    inputs = {
+        "motion_sensor": "binary_sensor.garden_motion",
+        "camera": "camera.garden",
+        "recipients": [MOM],
+        "frames": 3,
+        "overlay": True,
+    }
+    automation = {"use_blueprint": {"path": "serwersms/snapshot_on_motion.yaml", "input": inputs}}
+    assert await async_setup_component(hass, "automation", {"automation": automation})
+    hass.states.async_set("binary_sensor.garden_motion", "on")
+    garden = cameras["camera.garden"]
+    for frame in (1, 2, 3):
+        await until(lambda f=frame: len(garden.taken) >= f)
+        if frame < 3:
+            await tick(hass, freezer, 1)  # the blueprint's frames are a second apart
+    await until(lambda: bool(simulator.requests_to("messages/send_mms")))
+    await hass.services.async_call("automation", "turn_off", {"entity_id": "all"}, blocking=True)
+    (gif,) = (stored.content for stored in simulator.files.values())
+    shown = [frame for frame, _ in frames_of(gif)]
+    assert len(shown) == 3
+    for frame in shown:  # stamped: a black label box in the bottom-left corner, none elsewhere
+        dark = frame.convert("L").point(lambda value: 255 if value < 30 else 0)
+        box = dark.getbbox()
+        assert box is not None
+        assert box[0] < frame.width * 0.02
+        assert box[3] > frame.height * 0.97
+        assert box[1] > frame.height * 0.85
