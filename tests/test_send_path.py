@@ -14,7 +14,7 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.serwersms.mms import fitting, images, sender as sender_module
+from custom_components.serwersms.mms import fitting, sender as sender_module
 from custom_components.serwersms.mms.picture_queue import (
     PictureQueue,
     async_get_picture_queue,

@@ -321,7 +321,12 @@ def _fit_opened(
     width, height = image.size
     strip = _STRIPPERS.get(fmt)
     # Metadata is rarely more than a thumbnail or two: far bigger pictures need re-encoding anyway.
-    if strip is not None and decorate is None and len(data) <= budget + _MAX_METADATA and _orientation(image) == 1:
+    if (
+        strip is not None
+        and decorate is None
+        and len(data) <= budget + _MAX_METADATA
+        and _orientation(image) == 1
+    ):
         stripped = strip(data)
         if stripped is not None and len(stripped) <= budget:
             # Sent without re-encoding, so what is sent must decode.
