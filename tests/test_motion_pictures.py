@@ -192,6 +192,8 @@ def test_the_label_is_in_the_corner_and_nowhere_else(size: tuple[int, int], name
     assert stamped.getpixel((left + 1, top + 1)) == BOX_COLOR
     assert TEXT_COLOR in {color for _, color in stamped.crop(box).getcolors(1 << 20) or []}
     assert text_height(stamped, box) >= 0.03 * size[1]
+    if name == "Front door":  # room enough: the usual 4 %, not the floor
+        assert text_height(stamped, box) >= 0.036 * size[1]
 
 
 def test_a_long_name_is_shortened_so_the_time_stays_readable() -> None:
@@ -278,3 +280,61 @@ def test_the_fit_digest_tells_apart_what_fits_differently() -> None:
     assert base != digest([Animation(frames, "cam", 1000, (Label("A", WHEN), None))])
     assert base != digest([Picture(b"one", "cam"), Picture(b"two", "cam")])
     assert digest([Picture(b"x", "cam", Label("A", WHEN))]) != digest([Picture(b"x", "cam")])
+
+
+def test_a_tall_narrow_picture_gets_a_smaller_label_but_never_below_3_percent() -> None:
+    picture = scene(500, 1000, 0)
+    stamped = draw_label(picture, "Garden", WHEN)
+    box = ink_box(stamped, picture)
+    assert box is not None
+    assert box[2] < 498  # it fits: the time at the usual 4 % would not
+    assert 30 <= text_height(stamped, box) < 38
+
+
+def test_a_picture_too_narrow_for_the_time_still_gets_it_cut_at_the_edge() -> None:
+    picture = scene(200, 1000, 0)
+    stamped = draw_label(picture, "Garden", WHEN)
+    box = ink_box(stamped, picture)
+    assert box is not None
+    assert box[2] == 200
+    assert text_height(stamped, box) >= 30
+
+
+def test_a_frame_too_big_or_a_bomb_is_refused() -> None:
+    out = io.BytesIO()
+    Image.new("1", (8000, 8000)).save(out, "PNG")  # 64 MP: more than a camera frame can be
+    with pytest.raises(ImageTooLargeError):
+        fit_burst([out.getvalue(), jpeg(scene(64, 48, 0))], "cam", 300 * KB, 1000)
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, "PNG")
+    with pytest.raises(ImageTooLargeError):
+        fit_burst([bomb.getvalue(), jpeg(scene(64, 48, 0))], "cam", 300 * KB, 1000)
+
+
+def test_transparent_frames_are_shown_on_white() -> None:
+    frames = []
+    for step in range(3):
+        picture = scene(200, 150, step).convert("RGBA")
+        picture.putalpha(Image.new("L", picture.size, 255).crop((0, 0, 200, 150)))
+        picture.paste((0, 0, 0, 0), (0, 0, 200, 20))  # a clear band along the top
+        out = io.BytesIO()
+        picture.save(out, "PNG")
+        frames.append(out.getvalue())
+    fitted = fit_burst(frames, "cam", 300 * KB, 1000)
+    first, _ = frames_of(fitted.content)[0]
+    assert first.getpixel((100, 10)) == (255, 255, 255)
+
+
+def test_a_broken_animated_gif_is_refused() -> None:
+    data = animated(4, (300, 200), durations=[100] * 4, loop=0)
+    with pytest.raises(NotAnImageError):
+        fit_animated_gif(Image.open(io.BytesIO(data[: len(data) * 2 // 3])), "cut.gif", 10 * KB)
+
+
+def test_a_still_gif_too_big_becomes_a_jpeg_and_broken_gif_bytes_are_refused() -> None:
+    out = io.BytesIO()
+    Image.effect_noise((600, 400), 100).convert("P").save(out, "GIF")
+    (fitted,) = fit_all([Picture(out.getvalue(), "still.gif")], 30 * KB)
+    assert fitted.content_type == "image/jpeg"
+    with pytest.raises(NotAnImageError):
+        fit_all([Picture(b"GIF89a but nothing more", "broken.gif")], 30 * KB)

@@ -140,9 +140,12 @@ def _encode(source: _Source, size: tuple[int, int], palette: Image.Image | None)
             shown = Image.composite(shown, frame, keep)
         encoded.append(indexed)
     out = io.BytesIO()
-    options: dict[str, object] = {"duration": source.durations, "disposal": 1, "optimize": False}
-    if len(encoded) > 1:
-        options["transparency"] = transparent
+    options: dict[str, object] = {
+        "duration": source.durations,
+        "disposal": 1,
+        "optimize": False,
+        "transparency": transparent,
+    }
     if source.loop is not None:
         options["loop"] = source.loop
     encoded[0].save(out, "GIF", save_all=True, append_images=encoded[1:], **options)
@@ -174,9 +177,7 @@ def _fit(source: _Source, budget: int) -> tuple[bytes, int, int]:
         aim = (budget * 0.95 / len(content)) ** (1 / _AREA_EXPONENT)
         next_size = _size_for(width, height, size[0] * size[1] * min(4.0, aim))
         if next_size in tried or min(next_size) < MIN_SIDE:
-            if best is not None or min(next_size) < MIN_SIDE:
-                break
-            next_size = _size_for(width, height, size[0] * size[1] * 0.7)
+            break  # no size left to try: what fits (if anything) is the answer
         size = next_size
     if best is None:
         raise ImageTooLargeError("the animation cannot be made small enough")

@@ -14,9 +14,10 @@ import math
 from PIL import Image, ImageDraw, ImageFont
 
 # Height of the digits and capitals, as a share of the picture's height: the aim, and the floor
-# (a long label on a narrow picture may be set smaller, never below the floor).
+# (a long label on a narrow picture may be set smaller, never below the floor: 3 % and a little more,
+# for the soft edges of the glyphs).
 TEXT_SHARE = 0.04
-MIN_TEXT_SHARE = 0.03
+MIN_TEXT_SHARE = 0.033
 _MIN_TEXT_PX = 8  # below this no font is legible, whatever the picture
 _PADDING = 0.35  # box padding, relative to the text height
 _MARGIN = 0.01  # gap between the box and the picture's edges, relative to the picture's height
