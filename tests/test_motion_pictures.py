@@ -8,7 +8,7 @@ import io
 from PIL import Image, ImageChops, ImageFont
 import pytest
 
-from custom_components.serwersms.mms import overlay
+from custom_components.serwersms.mms import gif, overlay
 from custom_components.serwersms.mms.fitting import Animation, Picture, digest, fit_all
 from custom_components.serwersms.mms.gif import Label, fit_animated_gif, fit_burst
 from custom_components.serwersms.mms.images import ImageTooLargeError, NotAnImageError
@@ -338,3 +338,20 @@ def test_a_still_gif_too_big_becomes_a_jpeg_and_broken_gif_bytes_are_refused() -
     assert fitted.content_type == "image/jpeg"
     with pytest.raises(NotAnImageError):
         fit_all([Picture(b"GIF89a but nothing more", "broken.gif")], 30 * KB)
+
+
+def test_the_size_search_keeps_the_largest_gif_that_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sizes do not grow smoothly into bytes; a later, smaller fit never replaces a larger one."""
+    tried: list[tuple[tuple[int, int], int]] = []
+
+    def encode(source: object, size: tuple[int, int], palette: object) -> tuple[bytes, Image.Image]:
+        # a step: up to 500 kpx two thirds of the budget (too little to stop), beyond it too much
+        length = int(300 * KB * (0.7 if size[0] * size[1] <= 500_000 else 1.3))
+        tried.append((size, length))
+        return b"x" * length, Image.new("P", (1, 1))
+
+    monkeypatch.setattr(gif, "_encode", encode)
+    fitted = fit_burst(burst(2, noise=0), "cam", 300 * KB, 1000)
+    fitting_sizes = [size for size, length in tried if length <= 300 * KB]
+    assert len(fitting_sizes) >= 2  # the search came back below its first fit
+    assert (fitted.width, fitted.height) == max(fitting_sizes)

@@ -172,7 +172,7 @@ def _fit(source: _Source, budget: int) -> tuple[bytes, int, int]:
         if len(content) <= budget and (best is None or size[0] > best[1][0]):
             best = (content, size)
         at_full_size = size == _size_for(width, height, width * height)
-        if best is not None and (len(content) >= budget * _FILL or at_full_size) and len(content) <= budget:
+        if len(content) <= budget and (len(content) >= budget * _FILL or at_full_size):
             break
         aim = (budget * 0.95 / len(content)) ** (1 / _AREA_EXPONENT)
         next_size = _size_for(width, height, size[0] * size[1] * min(4.0, aim))
