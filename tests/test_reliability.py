@@ -251,7 +251,7 @@ async def test_fifty_concurrent_sends_of_one_camera_upload_once_and_decode_off_t
     import threading  # noqa: PLC0415
     from unittest.mock import patch  # noqa: PLC0415
 
-    from custom_components.serwersms.mms import images, sender  # noqa: PLC0415
+    from custom_components.serwersms.mms import fitting, images  # noqa: PLC0415
 
     front_door.image = make_jpeg(1920, 1080)
     threads: dict[str, set[int]] = {"decode": set(), "digest": set()}
@@ -269,7 +269,7 @@ async def test_fifty_concurrent_sends_of_one_camera_upload_once_and_decode_off_t
 
     with (
         patch.object(images, "_open", on_thread("decode", images._open)),
-        patch.object(sender, "_digest", on_thread("digest", sender._digest)),
+        patch.object(fitting, "digest", on_thread("digest", fitting.digest)),
     ):
         results = await asyncio.gather(*(one(i) for i in range(50)))
     assert all(r["queued"] == 1 for r in results)
