@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_PHONE, DOMAIN
+from .const import CONF_PHONE, DOMAIN, SUBENTRY_RECIPIENT
 from .coordinator import SerwerSmsConfigEntry
 from .mms.recipients import split_phones
 
@@ -73,3 +76,14 @@ class RecipientEntity(Entity):
         self.entry = entry
         self.subentry = subentry
         self.phones = split_phones(subentry.data.get(CONF_PHONE, []))
+
+
+def add_recipient_entities(
+    entry: SerwerSmsConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    make: Callable[[SerwerSmsConfigEntry, ConfigSubentry], RecipientEntity],
+) -> None:
+    """Add one entity per recipient, tied to the recipient's subentry (so removal takes it along)."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_RECIPIENT:
+            async_add_entities([make(entry, subentry)], config_subentry_id=subentry.subentry_id)

@@ -8,10 +8,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SUBENTRY_RECIPIENT
 from .coordinator import SerwerSmsConfigEntry
 from .delivery import DELIVERY_STATUSES, DeliveryOutcome, delivery_signal
-from .entity import RecipientEntity
+from .entity import RecipientEntity, add_recipient_entities
 
 # Events are pushed by the account's delivery tracker; nothing is polled per entity.
 PARALLEL_UPDATES = 0
@@ -23,11 +22,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one `MMS delivery` event entity per recipient, tied to the recipient's subentry."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_RECIPIENT:
-            async_add_entities(
-                [MmsDeliveryEventEntity(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    add_recipient_entities(entry, async_add_entities, MmsDeliveryEventEntity)
 
 
 class MmsDeliveryEventEntity(RecipientEntity, EventEntity):

@@ -8,9 +8,8 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import SUBENTRY_RECIPIENT
 from .coordinator import SerwerSmsConfigEntry
-from .entity import RecipientEntity
+from .entity import RecipientEntity, add_recipient_entities
 from .errors import gateway_errors_translated
 from .mms.sender import MmsRequest
 
@@ -24,11 +23,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one notify entity per recipient, tied to the recipient's subentry."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == SUBENTRY_RECIPIENT:
-            async_add_entities(
-                [RecipientNotifyEntity(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    add_recipient_entities(entry, async_add_entities, RecipientNotifyEntity)
 
 
 class RecipientNotifyEntity(RecipientEntity, NotifyEntity):
