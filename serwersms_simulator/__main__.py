@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 import signal
 
@@ -32,8 +33,10 @@ async def _serve(args: argparse.Namespace) -> None:
         from .camera import add_demo_camera  # noqa: PLC0415 - needs Pillow, only for the demo
 
         add_demo_camera(simulator.app, args.camera)
-    url = await simulator.start(args.host, args.port)
+    url = await simulator.start(args.host, args.port, control_port=args.control_port)
     print(f"SerwerSMS simulator on {url} (inbox: {url})", flush=True)
+    if simulator.control_url:
+        print(f"control port (stays up in an outage): {simulator.control_url}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -48,6 +51,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m serwersms_simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8124)
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        metavar="PORT",
+        help="also serve /_sim/..., the inbox and the demo camera here, staying up while the gateway "
+        "port is taken offline with POST /_sim/offline (the API answers on --port only)",
+    )
     parser.add_argument("--token", default="sim-token", help="accepted API token")
     parser.add_argument("--username", default="sim-user", help="accepted API user login")
     parser.add_argument("--password", default="sim-password", help="accepted API user password")
@@ -81,6 +91,8 @@ def main() -> None:
         type=Path,
         help="also serve a demo camera (/_sim/camera.jpg, /_sim/camera.mjpg) drawn over this picture",
     )
+    # Outages and returns are logged: the demo's simulator.log tells when the gateway went down and up.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     asyncio.run(_serve(parser.parse_args()))
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 import json
+import logging
 import re
 import secrets
 import time
@@ -19,11 +20,14 @@ from yarl import URL
 
 from .inbox import render_inbox
 
+_LOGGER = logging.getLogger(__name__)
+
 WARSAW = ZoneInfo("Europe/Warsaw")
 MAX_TITLE = 40
 MAX_FILES = 10
 MAX_PHONES = 100_000
 MAX_REPORT_IDS = 500
+MAX_OUTAGE_SECONDS = 3600.0
 PHONE_RE = re.compile(r"^\+?\d{9,15}$")
 
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
@@ -172,6 +176,17 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in {"1", "true", "yes", "on"}
 
 
+def _bound_port(site: web.TCPSite, asked: int) -> int:
+    """The port a site listens on (the one the system chose when `asked` was 0)."""
+    server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else asked
+
+
+def _local_port(transport: asyncio.BaseTransport) -> int:
+    return int(transport.get_extra_info("sockname")[1])
+
+
 class SerwerSmsSimulator:
     """A SerwerSMS gateway on loopback that behaves like the real one, and records every request."""
 
@@ -229,7 +244,17 @@ class SerwerSmsSimulator:
         self.most_in_flight: dict[str, int] = defaultdict(int)
         self._runner: web.AppRunner | None = None
         self._holds: set[asyncio.Future[None]] = set()
+        # Outages: the gateway port closes (connections refused) while the control port, if any, stays up.
+        self._gateway: web.TCPSite | None = None
+        self._gateway_address: tuple[str, int] | None = None
+        self._control_port: int | None = None
+        self._online = asyncio.Event()
+        self._back_online: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Answer this many more processed sends, the last with `Connection: close`, then refuse connections.
+        self.sends_until_outage: int | None = None
         self.url = ""
+        self.control_url = ""
         self.app = self._make_app()
 
     # --- control ------------------------------------------------------------------------------
@@ -251,26 +276,141 @@ class SerwerSmsSimulator:
         """Send requests the gateway actually carried out (whatever the client then saw)."""
         return [r for r in self.requests_to("messages/send_mms") if r.processed]
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start serving; returns the base URL (with a trailing slash)."""
+    async def start(self, host: str = "127.0.0.1", port: int = 0, *, control_port: int | None = None) -> str:
+        """Start serving; returns the gateway's base URL (with a trailing slash).
+
+        With `control_port` (0: any free port) the same routes are also served there, in `control_url`,
+        and that port stays up during outages: `/_sim/...`, the inbox and the demo camera. The API
+        answers only on the gateway port, so nothing can use the gateway without going down with it.
+        """
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
-        assert server is not None  # noqa: S101
-        sockets = getattr(server, "sockets", None) or []
-        bound_port = sockets[0].getsockname()[1] if sockets else port
-        self.url = f"http://{host}:{bound_port}/"
+        if control_port is not None:
+            control = web.TCPSite(self._runner, host, control_port)
+            await control.start()
+            self._control_port = _bound_port(control, control_port)
+            self.control_url = f"http://{host}:{self._control_port}/"
+        await self._listen(host, port)
         return self.url
 
+    async def _listen(self, host: str, port: int) -> None:
+        assert self._runner is not None  # noqa: S101
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self._gateway = site
+        self._gateway_address = (host, _bound_port(site, port))
+        self.url = f"http://{host}:{self._gateway_address[1]}/"
+        self._online.set()
+
+    @property
+    def online(self) -> bool:
+        """Whether the gateway port accepts connections."""
+        return self._online.is_set()
+
+    async def wait_online(self) -> None:
+        """Return once the gateway accepts connections (at once when it does)."""
+        await self._online.wait()
+
+    def cut_off(self, *, keep: asyncio.BaseTransport | None = None) -> None:
+        """An outage starts right now: the gateway port stops accepting and its connections close.
+
+        Synchronous, so a test can start an outage between two requests (from `on_request`); a client
+        on this event loop may still see a connection it had open close under it, as when a cable is
+        pulled. `go_offline()` also waits for those to close, so the next request is refused. The
+        control port and everything the gateway stored stay. `keep`: a connection that still has to
+        carry its reply.
+        """
+        self._online.clear()
+        for hold in list(self._holds):
+            hold.cancel()
+        if self._gateway is not None:
+            server = self._gateway._server  # noqa: SLF001 - the listening socket has no public handle
+            if server is not None:
+                server.close()
+        for connection in self._gateway_connections():
+            if connection.transport is not keep:
+                connection.force_close()
+
+    async def go_offline(self, seconds: float | None = None) -> None:
+        """An outage: the gateway port closes, so connections are refused; everything stored stays.
+
+        With `seconds` the gateway comes back by itself on the same address and port after that long
+        (on the event loop's clock); otherwise `go_online()` brings it back.
+        """
+        self._cancel_return()
+        self.cut_off()
+        await self._let_connections_close()
+        self._return_after(seconds)
+
+    async def go_online(self) -> None:
+        """End an outage: listen again on the same address and port."""
+        self._cancel_return()
+        if self.online or self._runner is None or self._gateway_address is None:
+            return
+        if self._gateway is not None:
+            await self._gateway.stop()
+            self._gateway = None
+        await self._listen(*self._gateway_address)
+        _LOGGER.info("gateway back online on %s", self.url)
+
+    def _gateway_connections(self, keep: asyncio.BaseTransport | None = None) -> list[Any]:
+        if self._runner is None or self._runner.server is None or self._gateway_address is None:
+            return []
+        port = self._gateway_address[1]
+        return [
+            connection
+            for connection in self._runner.server.connections
+            if connection.transport is not None
+            and connection.transport is not keep
+            and _local_port(connection.transport) == port
+        ]
+
+    async def _let_connections_close(self, keep: asyncio.BaseTransport | None = None) -> None:
+        # A client on this event loop must see its idle keep-alive connections closed before its next
+        # request: reusing one would look like a dropped request (outcome unknown), not a refusal.
+        for _ in range(1000):
+            if not self._gateway_connections(keep):
+                break
+            await asyncio.sleep(0)
+        for _ in range(5):  # the peer's end: its read of the close runs on the next turns
+            await asyncio.sleep(0)
+
+    def _return_after(self, seconds: float | None) -> None:
+        if seconds is None:
+            _LOGGER.info("gateway offline: connections to %s are refused", self.url)
+            return
+        _LOGGER.info("gateway offline for %g s: connections to %s are refused", seconds, self.url)
+        self._back_online = asyncio.get_running_loop().call_later(seconds, self._come_back)
+
+    def _come_back(self) -> None:
+        self._back_online = None
+        task = asyncio.get_running_loop().create_task(self._come_back_now())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _come_back_now(self) -> None:
+        try:
+            await self.go_online()
+        except OSError as err:  # someone else took the port meanwhile
+            _LOGGER.error("gateway cannot come back on %s: %s", self.url, err)  # noqa: TRY400
+
+    def _cancel_return(self) -> None:
+        if self._back_online is not None:
+            self._back_online.cancel()
+            self._back_online = None
+
     async def stop(self) -> None:
-        """Stop serving, releasing any held replies."""
+        """Stop serving, releasing any held replies (a pending return from an outage is dropped)."""
+        self._cancel_return()
+        for task in list(self._tasks):
+            task.cancel()
+        self._online.clear()
         for hold in list(self._holds):
             hold.cancel()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        self._gateway = None
 
     # --- HTTP plumbing ------------------------------------------------------------------------
 
@@ -280,6 +420,8 @@ class SerwerSmsSimulator:
         app.router.add_get("/_sim/state", self._state)
         app.router.add_get("/_sim/files/{file_id}", self._file_bytes)
         app.router.add_post("/_sim/fault", self._add_fault)
+        app.router.add_post("/_sim/offline", self._offline)
+        app.router.add_post("/_sim/online", self._go_online)
         app.router.add_post("/{module}/{action}", self._api)
         return app
 
@@ -344,6 +486,8 @@ class SerwerSmsSimulator:
         return method
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
+        if request.transport is not None and _local_port(request.transport) == self._control_port:
+            raise web.HTTPNotFound(text="the control port has no API; use the gateway port")
         endpoint = f"{request.match_info['module']}/{request.match_info['action'].removesuffix('.json')}"
         self.in_flight[endpoint] += 1
         self.most_in_flight[endpoint] = max(self.most_in_flight[endpoint], self.in_flight[endpoint])
@@ -399,7 +543,24 @@ class SerwerSmsSimulator:
             return web.Response(
                 text=json.dumps(reply)[: max(1, len(json.dumps(reply)) // 2)], content_type="application/json"
             )
-        return web.json_response(reply, status=status)
+        response = web.json_response(reply, status=status)
+        if endpoint == "messages/send_mms" and record.processed and self.sends_until_outage is not None:
+            self.sends_until_outage -= 1
+            if self.sends_until_outage <= 0:
+                self.sends_until_outage = None
+                return await self._reply_then_go_offline(request, response, None)
+        return response
+
+    async def _reply_then_go_offline(
+        self, request: web.Request, response: web.StreamResponse, seconds: float | None
+    ) -> web.StreamResponse:
+        """The port closes first, its other connections with it; then this reply goes out, its last."""
+        self._cancel_return()
+        self.cut_off(keep=request.transport)
+        await self._let_connections_close(keep=request.transport)
+        self._return_after(seconds)
+        response.force_close()  # `Connection: close`
+        return response
 
     async def _fault_before(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
         if fault.kind == "timeout":
@@ -625,6 +786,7 @@ class SerwerSmsSimulator:
         now = self.clock()
         return web.json_response(
             {
+                "online": self.online,
                 "credits": self.credits,
                 "files": [
                     self._file_item(stored) | {"content_type": stored.content_type}
@@ -656,6 +818,29 @@ class SerwerSmsSimulator:
         if stored is None:
             raise web.HTTPNotFound
         return web.Response(body=stored.content, content_type=stored.content_type)
+
+    async def _offline(self, request: web.Request) -> web.StreamResponse:
+        """`POST /_sim/offline {"seconds": 60}`: refuse gateway connections for that long, then come back."""
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            body = None
+        seconds = body.get("seconds", 60) if isinstance(body, dict) else None
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not 0 < seconds <= MAX_OUTAGE_SECONDS
+        ):
+            return web.json_response(
+                {"error": f'give {{"seconds": S}} with 0 < S <= {MAX_OUTAGE_SECONDS:g}'}, status=400
+            )
+        reply = web.json_response({"offline_seconds": seconds})
+        return await self._reply_then_go_offline(request, reply, seconds)
+
+    async def _go_online(self, _request: web.Request) -> web.Response:
+        """`POST /_sim/online` (on the control port): end an outage now."""
+        await self.go_online()
+        return web.json_response({"online": self.online})
 
     async def _add_fault(self, request: web.Request) -> web.Response:
         body = await request.json()
