@@ -24,6 +24,12 @@ PASSWORD = "Secr3t-pa55word"
 
 
 @pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each test its own configuration directory: the outbox writes real files under `.storage`."""
+    return hass_tmp_config_dir
+
+
+@pytest.fixture
 def loopback_sockets() -> Iterator[None]:
     """Allow real sockets, but only to loopback: the simulator is a real server, nothing leaves the host."""
     pytest_socket.enable_socket()
