@@ -54,6 +54,7 @@ DEFAULT_TIMEOUT: Final = 30.0
 MAX_PHONES_PER_REQUEST: Final = 100
 MAX_FILES_PER_MMS: Final = 10
 MAX_REPORT_IDS: Final = 500
+CONNECT_TIMEOUT: Final = 10.0
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
 
 
@@ -98,7 +99,8 @@ class SerwerSmsClient:
         self._password = password
         self._base_url = base_url if base_url.endswith("/") else f"{base_url}/"
         self._system = system
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # A connect that times out (no route while a router reboots) never reached the gateway either.
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, CONNECT_TIMEOUT))
         self._max_attempts = max(1, max_attempts)
         self._backoff = backoff
         self._max_backoff = max_backoff
@@ -301,7 +303,7 @@ class SerwerSmsClient:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
                 raw = await response.read()
-        except aiohttp.ClientConnectorError as err:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
             raise SerwerSmsNotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
         except TimeoutError as err:
             raise SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s") from err
