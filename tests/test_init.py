@@ -65,13 +65,25 @@ async def test_wrong_token_starts_reauth(
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
 
-async def test_network_trouble_retries_setup(
+async def test_without_an_outbox_network_trouble_retries_setup(
     hass: HomeAssistant, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
 ) -> None:
     simulator.fail_next("account/limits", Fault("status", status=503), times=3)
     config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={"outbox_minutes": 0})
     assert not await hass.config_entries.async_setup(config_entry.entry_id)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_with_the_outbox_network_trouble_at_start_up_still_loads_the_account(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
+) -> None:
+    simulator.fail_next("account/limits", Fault("status", status=503), times=3)
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.serwersms_mms_credits").state == "unavailable"
+    assert hass.states.get("notify.mom_mms").state != "unavailable"
 
 
 async def test_file_ids_survive_a_restart_and_go_with_the_account(

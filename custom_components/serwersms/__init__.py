@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
@@ -22,16 +23,20 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
-from .delivery import DeliveryTracker, first_poll_interval
+from .delivery import DeliveryTracker, first_poll_interval, recipients_with_phone
 from .entity import account_device_info, recipient_device_info
+from .guard import SpendingGuard
+from .housekeeping import GatewayHousekeeping
 from .issue import clear_all_issues, clear_send_issues
 from .legacy_notify import (
     assign_legacy_service_names,
     async_register_legacy_service,
     async_remove_legacy_service,
 )
+from .mms.deferred import DeferredMms
 from .mms.sender import MmsOutcome, MmsSender
 from .mms.uploads import FileIdCache
+from .outbox import Outbox, outbox_minutes
 from .services import async_setup_services
 
 _LOGGER = logging.getLogger(__name__)
@@ -58,25 +63,56 @@ def create_client(hass: HomeAssistant, data: dict[str, str] | ConfigType) -> Ser
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:
-    """Set up one account: verify it (credits), then its entities and legacy notify service."""
+    """Set up one account: verify it (credits), then its entities and legacy notify service.
+
+    Refused credentials stop it (reauth). A gateway that cannot be reached does not while the outbox
+    is on: after a power cut Home Assistant often starts before the router has a connection, and an
+    alarm's MMS must then wait in the outbox rather than fail because the account never loaded.
+    """
     client = create_client(hass, dict(entry.data))
     coordinator = CreditsCoordinator(hass, entry, client)
-    await coordinator.async_config_entry_first_refresh()
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except ConfigEntryNotReady:
+        if not outbox_minutes(entry):
+            raise
+        _LOGGER.warning("%s: the gateway cannot be reached; MMS wait in the outbox until it can", entry.title)
     files = FileIdCache(hass, entry.entry_id, client)
     await files.async_load()
     delivery = DeliveryTracker(hass, entry, client, first_poll=first_poll_interval())
     await delivery.async_load()
     entry.async_on_unload(delivery.async_stop)
+    guard = SpendingGuard(hass, entry)
+    await guard.async_load()
+    housekeeping = GatewayHousekeeping(hass, entry, client, files)
+    await housekeeping.async_load()
+    outbox = Outbox(hass, entry, lambda mms, reason: _async_given_up(entry, delivery, mms, reason))
+    await outbox.async_load()
     sender = MmsSender(hass, entry, client, files)
+    sender.attach(limit=guard, outbox=outbox, ledger=housekeeping)
+    outbox.bind(sender)
     entry.async_on_unload(sender.async_add_listener(lambda sent: _async_after_send(hass, entry, sent)))
     entry.async_on_unload(sender.async_add_listener(delivery.async_follow))
     # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
     account_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
     )
-    entry.runtime_data = SerwerSmsRuntimeData(client, account_device.id, coordinator, files, sender, delivery)
+    entry.runtime_data = SerwerSmsRuntimeData(
+        client, account_device.id, coordinator, files, sender, delivery, guard, outbox, housekeeping
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
+    entry.async_on_unload(guard.async_start())
+    entry.async_on_unload(guard.async_save)
+    entry.async_on_unload(housekeeping.async_save)
+
+    async def _stop_outbox(_event: Event) -> None:
+        # Let an MMS being sent finish, so a restart never leaves one half sent.
+        await outbox.async_stop()
+
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_outbox))
+    outbox.async_start()
+    housekeeping.async_start()
     await async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))
     loaded_shape = _shape(entry)
@@ -85,6 +121,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         # Options are read afresh by every send: only new credentials or recipients need a reload.
         if _shape(entry) != loaded_shape:
             hass.config_entries.async_schedule_reload(entry.entry_id)
+        else:
+            guard.async_limit_changed()  # a raised limit takes its repair issue away
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     entry.async_on_unload(files.async_close)
@@ -96,6 +134,20 @@ def _async_after_send(hass: HomeAssistant, entry: SerwerSmsConfigEntry, sent: Mm
     clear_send_issues(hass, entry, sent.queued)
     if sent.queued and not sent.test:
         entry.runtime_data.coordinator.note_sent(sent.queued)
+    if sent.queued and not sent.deferred:
+        # The gateway answers again: whatever waits in the outbox can go now.
+        entry.runtime_data.outbox.async_kick()
+
+
+def _async_given_up(
+    entry: SerwerSmsConfigEntry, delivery: DeliveryTracker, mms: DeferredMms, reason: str
+) -> None:
+    """An MMS left the outbox unsent: `not_sent` for each number, to the recipients it was sent for."""
+    for phone in mms.phones:
+        owners = None
+        if mms.recipient_ids:
+            owners = [sub for sub in recipients_with_phone(entry, phone) if sub in mms.recipient_ids]
+        delivery.async_report_not_sent(phone, mms.title, reason, recipients=owners)
 
 
 def _shape(entry: SerwerSmsConfigEntry) -> tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]:
@@ -146,12 +198,16 @@ def _migrate_to_recipient_devices(hass: HomeAssistant, entry: SerwerSmsConfigEnt
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:
-    """Unload an account."""
+    """Unload an account; an MMS the outbox is sending is finished first (the rest stays on disk)."""
+    await entry.runtime_data.outbox.async_stop()
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
-    """Forget the account's stored file ids and repair issues."""
+    """Forget the account's stored file ids, reports, counts, outbox and repair issues."""
     await FileIdCache.async_remove_store(hass, entry.entry_id)
     await DeliveryTracker.async_remove_store(hass, entry.entry_id)
+    await SpendingGuard.async_remove_store(hass, entry.entry_id)
+    await GatewayHousekeeping.async_remove_store(hass, entry.entry_id)
+    await Outbox.async_remove(hass, entry.entry_id)
     clear_all_issues(hass, entry)

@@ -50,6 +50,10 @@ ATTR_FILE_ID: Final = "file_id"
 ATTR_DATE: Final = "date"
 ATTR_TEST: Final = "test"
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+# Spending guard: nothing is sent to a recipient sent the same tag less than `cooldown` seconds ago.
+ATTR_COOLDOWN: Final = "cooldown"
+ATTR_TAG: Final = "tag"
+MAX_COOLDOWN: Final = 86_400
 # Motion: several frames per camera, as one animated GIF or as separate pictures, optionally stamped.
 ATTR_FRAMES: Final = "frames"
 ATTR_FRAME_INTERVAL: Final = "frame_interval"
@@ -58,5 +62,6 @@ ATTR_OVERLAY: Final = "overlay"
 
 ISSUE_CREDITS_EXHAUSTED: Final = "credits_exhausted"
 ISSUE_MMS_NOT_PERMITTED: Final = "mms_not_permitted"
+ISSUE_DAILY_LIMIT_REACHED: Final = "daily_limit_reached"
 ATTR_MESSAGE_KEY: Final = "message"
 ATTR_TITLE_KEY: Final = "title"

@@ -14,9 +14,12 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsError
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
 from .delivery import DeliveryTracker
+from .guard import SpendingGuard
+from .housekeeping import GatewayHousekeeping
 from .issue import clear_issue
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
+from .outbox import Outbox
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -36,6 +39,9 @@ class SerwerSmsRuntimeData:
     files: FileIdCache
     sender: MmsSender
     delivery: DeliveryTracker
+    guard: SpendingGuard
+    outbox: Outbox
+    housekeeping: GatewayHousekeeping
 
 
 class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):

@@ -22,16 +22,22 @@ from .api import SerwerSmsError
 from .const import (
     ATTR_CAMERA,
     ATTR_CONFIG_ENTRY_ID,
+    ATTR_COOLDOWN,
     ATTR_FILE,
     ATTR_MEDIA,
     ATTR_MESSAGE_KEY,
+    ATTR_TAG,
     ATTR_TITLE_KEY,
     ATTR_URL,
     ATTR_VERIFY_SSL,
+    CONF_DEFAULT_TITLE,
+    DEFAULT_TITLE,
     DOMAIN,
+    MAX_COOLDOWN,
 )
 from .coordinator import SerwerSmsConfigEntry
 from .errors import gateway_error, gateway_errors_translated
+from .guard import CooldownMark
 from .mms.attachments import AttachmentSources, media_content_id
 from .mms.recipients import InvalidPhoneNumberError, normalize_phone
 from .mms.sender import invalid
@@ -39,6 +45,8 @@ from .notify import RecipientNotifyEntity
 from .schemas import ATTACHMENT_FIELDS, build_request
 
 SERVICE_SEND_MMS = "send_mms"
+# The response of a recipient whose cooldown suppressed the send.
+SUPPRESSED: dict[str, Any] = {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
 SERVICE_UPLOAD_FILE = "upload_file"
 SERVICE_LIST_FILES = "list_files"
 
@@ -46,6 +54,9 @@ SEND_MMS_SCHEMA = cv.make_entity_service_schema(
     {
         vol.Optional(ATTR_MESSAGE_KEY): cv.string,
         vol.Optional(ATTR_TITLE_KEY): cv.string,
+        # A number here; its range is checked in code, for a translated error.
+        vol.Optional(ATTR_COOLDOWN): vol.Coerce(float),
+        vol.Optional(ATTR_TAG): cv.string,
         **ATTACHMENT_FIELDS,
     }
 )
@@ -85,15 +96,44 @@ async def _send_to_account(
 ) -> EntityServiceResponse:
     """One MMS send for every targeted recipient of one account; each entity sees its own numbers."""
     entry: SerwerSmsConfigEntry = recipients[0].entry
-    phones = [phone for entity in recipients for phone in entity.phones]
-    request = build_request(phones, call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
-    request.recipient_ids = tuple(entity.subentry.subentry_id for entity in recipients)
-    with gateway_errors_translated(call.hass, entry):
-        sent = await entry.runtime_data.sender.async_send(request)
     responses: EntityServiceResponse = {}
-    for entity in recipients:
+    cooldown = float(call.data.get(ATTR_COOLDOWN, 0))
+    if not 0 <= cooldown <= MAX_COOLDOWN:
+        raise invalid("invalid_cooldown", cooldown=f"{cooldown:g}", max=str(MAX_COOLDOWN))
+    request = build_request([], call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    # Cooldown first: a suppressed recipient costs no snapshot, no upload and no request.
+    marks: dict[str, CooldownMark] = {}
+    sending: list[RecipientNotifyEntity] = []
+    if not request.test:
+        # Every real send is marked, so a later call's cooldown also counts sends made without one.
+        title = request.title or entry.options.get(CONF_DEFAULT_TITLE, DEFAULT_TITLE)
+        tag = str(call.data.get(ATTR_TAG) or title)
+        for entity in recipients:
+            mark = entry.runtime_data.guard.begin(entity.subentry.subentry_id, tag, cooldown)
+            if mark is None:
+                responses[entity.entity_id] = dict(SUPPRESSED)
+            else:
+                marks[entity.entity_id] = mark
+                sending.append(entity)
+        if not sending:
+            return responses
+    else:
+        sending = list(recipients)
+    request.phones = [phone for entity in sending for phone in entity.phones]
+    request.recipient_ids = tuple(entity.subentry.subentry_id for entity in sending)
+    try:
+        with gateway_errors_translated(call.hass, entry):
+            sent = await entry.runtime_data.sender.async_send(request)
+    except BaseException:
+        for mark in marks.values():
+            mark.undo()  # nothing went out or waits: the cooldown did not start
+        raise
+    for entity in sending:
         entity._async_record_notification()  # noqa: SLF001 - NotifyEntity's own bookkeeping
-        responses[entity.entity_id] = sent.response(_own_numbers(entity))
+        response = sent.response(_own_numbers(entity))
+        if entity.entity_id in marks and not (response["queued"] or response.get("deferred")):
+            marks[entity.entity_id].undo()  # refused for this recipient: the cooldown did not start
+        responses[entity.entity_id] = response
     return responses
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 import logging
@@ -24,12 +24,20 @@ from homeassistant.util import dt as dt_util
 from ..api import (
     QUEUED,
     UNKNOWN,
+    UNSENT,
     BatchOutcome,
     RecipientResult,
+    SerwerSmsApiError,
+    SerwerSmsAuthError,
     SerwerSmsClient,
+    SerwerSmsConnectionError,
     SerwerSmsError,
     SerwerSmsNotFoundError,
+    SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsServerError,
     is_refusal,
     merge_batches,
 )
@@ -46,6 +54,16 @@ from ..const import (
 )
 from . import attachments, fitting, motion
 from .attachments import AttachmentSources
+from .deferred import (
+    DEFERRED,
+    DailyLimit,
+    DeferredMms,
+    DeferredPicture,
+    Deferrer,
+    Reservation,
+    RetryLaterError,
+    UploadLedger,
+)
 from .fitting import FitItem, fit_all
 from .images import FittedImage, ImageTooLargeError, NotAnImageError
 from .picture_queue import async_get_picture_queue
@@ -59,6 +77,18 @@ _TEXT_OVERHEAD = 512
 # Below this a picture is a smudge: a send whose text and files leave less per picture is refused.
 _MIN_IMAGE_BUDGET = 8 * 1024
 _FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
+# Numbers that count against the daily limit: accepted, waiting in the outbox, or maybe sent.
+_COUNTED = frozenset({QUEUED, UNKNOWN, DEFERRED})
+# An upload of a deferred MMS that ended so was not carried out (or may simply be done again).
+_UPLOAD_RETRYABLE = (
+    SerwerSmsConnectionError,
+    SerwerSmsServerError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsAuthError,
+)
+# A send request that ended so provably carried nothing out.
+_SEND_RETRYABLE = (SerwerSmsNotReachedError, SerwerSmsRateLimitError, SerwerSmsAuthError)
 
 
 @dataclass(slots=True)
@@ -104,7 +134,12 @@ class MmsOutcome:
     @property
     def unsent(self) -> int:
         """How many numbers were not accepted (refused, or with an unknown outcome)."""
-        return len(self.recipients) - self.queued
+        return sum(1 for item in self.recipients if item.status not in (QUEUED, DEFERRED))
+
+    @property
+    def waiting(self) -> int:
+        """How many numbers wait in the outbox (the gateway could not be reached)."""
+        return sum(1 for item in self.recipients if item.status == DEFERRED)
 
     def response(self, phones: Sequence[str] | None = None) -> dict[str, Any]:
         """The contract's response object for the normalised `phones`, in their order (default: all)."""
@@ -114,12 +149,15 @@ class MmsOutcome:
             by_phone = {r.phone: r for r in self.recipients}
             chosen = [by_phone[phone] for phone in dict.fromkeys(phones) if phone in by_phone]
         queued = sum(1 for r in chosen if r.status == QUEUED)
+        deferred = sum(1 for r in chosen if r.status == DEFERRED)
         response: dict[str, Any] = {
             "queued": queued,
-            "unsent": len(chosen) - queued,
+            "unsent": len(chosen) - queued - deferred,
             "recipients": [_recipient_response(r) for r in chosen],
             "files": [f.as_dict() for f in self.files],
         }
+        if deferred:
+            response["deferred"] = deferred
         if self.frames:
             response["frames"] = dict(self.frames)
         return response
@@ -144,6 +182,8 @@ class MmsOutcome:
 def _recipient_response(item: RecipientResult) -> dict[str, Any]:
     if item.status == QUEUED:
         return {"phone": item.phone, "status": item.status, "id": item.id}
+    if item.status == DEFERRED:
+        return {"phone": item.phone, "status": item.status}
     return {
         "phone": item.phone,
         "status": item.status,
@@ -176,6 +216,15 @@ class MmsSender:
         self._pictures = async_get_picture_queue(hass)
         self._listeners: list[SendListener] = []
         self._fitted: OrderedDict[tuple[str, int], asyncio.Task[list[FittedImage]]] = OrderedDict()
+        self._limit: DailyLimit | None = None
+        self._outbox: Deferrer | None = None
+        self._ledger: UploadLedger | None = None
+
+    def attach(self, *, limit: DailyLimit, outbox: Deferrer, ledger: UploadLedger) -> None:
+        """The account's daily limit, outbox and storage clean-up, consulted on every send."""
+        self._limit = limit
+        self._outbox = outbox
+        self._ledger = ledger
 
     @callback
     def async_add_listener(self, listener: SendListener) -> Callable[[], None]:
@@ -241,8 +290,18 @@ class MmsSender:
             self._fitted.pop(key, None)
             raise invalid("image_too_large") from err
 
-    async def _upload(self, fitted: list[FittedImage]) -> list[UploadedFile]:
-        return list(
+    async def _upload(
+        self,
+        fitted: Sequence[FittedImage | DeferredPicture],
+        *,
+        keep: bool = False,
+        until: datetime | None = None,
+    ) -> list[UploadedFile]:
+        """Upload (or reuse) `fitted`; `keep`: handed to the user, else the clean-up may delete them.
+
+        A send scheduled for `until` uses its pictures until then.
+        """
+        uploaded = list(
             await asyncio.gather(
                 *(
                     self._files.async_get_or_upload(f.content, f.filename, f.content_type, f.digest)
@@ -250,6 +309,12 @@ class MmsSender:
                 )
             )
         )
+        if self._ledger is not None:
+            if keep:
+                self._ledger.exempt([f.id for f in uploaded])
+            else:
+                self._ledger.note_used([f.id for f in uploaded], until=until)
+        return uploaded
 
     async def _collect_and_fit(
         self, sources: AttachmentSources, budget: int
@@ -261,9 +326,9 @@ class MmsSender:
         return await self._fit(gathered.items, budget), gathered.frames
 
     async def async_prepare(self, sources: AttachmentSources) -> list[UploadedFile]:
-        """Check, fetch, fit and upload (or reuse) the attachments of `sources`."""
+        """Check, fetch, fit and upload (or reuse) the attachments of `sources` for the user to keep."""
         fitted, _ = await self._collect_and_fit(sources, self._budget)
-        return await self._upload(fitted)
+        return await self._upload(fitted, keep=True)
 
     async def _given_files(self, file_ids: list[str]) -> int:
         """Check that the gateway has every `file_id` the caller gave; their total size in bytes."""
@@ -293,9 +358,10 @@ class MmsSender:
     async def async_send(self, request: MmsRequest) -> MmsOutcome:
         """Send one MMS to every number of `request` (each once); tell the listeners what happened.
 
-        Raises the client's error when the gateway refused every batch, and
-        `SerwerSmsOutcomeUnknownError` (after announcing the outcome) when no number is known to be
-        queued but some may have been sent.
+        Numbers the gateway provably could not be reached for wait in the outbox (status
+        `deferred`) when it is on. Raises the client's error when the gateway refused every batch,
+        and `SerwerSmsOutcomeUnknownError` (after announcing the outcome) when no number is known to
+        be queued or deferred but some may have been sent.
         """
         title = self._title(request.title)
         attachment_count = len(request.sources) + len(request.file_ids)
@@ -306,35 +372,134 @@ class MmsSender:
         phones = self._phones(request.phones)
         date = self._date(request.date)
         self._picture_budget(request, 0)  # the text alone may already be too much: ask nobody
-        picture_budget = self._picture_budget(request, await self._given_files(request.file_ids))
+        # Before any snapshot or upload: a runaway automation spends nothing past the daily limit.
+        reservation = self._reserve([] if request.test else phones)
+        try:
+            return await self._send_reserved(request, title, phones, date, reservation)
+        finally:
+            reservation.release()  # whatever was not committed: nothing went out for it
+
+    def _reserve(self, phones: list[str]) -> Reservation:
+        if self._limit is None or not phones:
+            return _NO_RESERVATION
+        return self._limit.reserve(phones)
+
+    def _may_defer(self, request: MmsRequest) -> bool:
+        """Whether an MMS that could not reach the gateway waits in the outbox (never a test send)."""
+        return not request.test and self._outbox is not None and self._outbox.enabled
+
+    async def _send_reserved(
+        self,
+        request: MmsRequest,
+        title: str,
+        phones: list[str],
+        date: datetime | None,
+        reservation: Reservation,
+    ) -> MmsOutcome:
+        if request.file_ids and self._ledger is not None:
+            self._ledger.exempt(request.file_ids)  # the caller's files: never cleaned up
+        reachable = True
+        try:
+            given_bytes = await self._given_files(request.file_ids)
+        except SerwerSmsNotReachedError:
+            if not self._may_defer(request):
+                raise
+            # The gateway checks the given files when the MMS goes out of the outbox.
+            given_bytes, reachable = 0, False
+        picture_budget = self._picture_budget(request, given_bytes)
         fitted, frames = await self._collect_and_fit(request.sources, picture_budget)
-        uploaded = await self._upload(fitted)
+        uploaded: list[UploadedFile] = []
+        if reachable:
+            try:
+                uploaded = await self._upload(fitted, until=date)
+            except SerwerSmsNotReachedError:
+                if not self._may_defer(request):
+                    raise
+                reachable = False
+        if not reachable:
+            await self._defer(phones, title, request, date, fitted, request.file_ids)
+            outcome = self._outcome(
+                request, title, date, [RecipientResult(phone, DEFERRED) for phone in phones], (), frames
+            )
+            reservation.commit(phones)
+            return outcome
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         outcomes = await self._send(phones, title, file_ids, request, date)
         if any(isinstance(o.error, SerwerSmsNotFoundError) for o in outcomes):
             outcomes, uploaded, file_ids = await self._resend_lost_files(
                 outcomes, fitted, uploaded, title, request, date
             )
+        not_reached = [o for o in outcomes if isinstance(o.error, SerwerSmsNotReachedError)]
+        if not_reached and self._may_defer(request):
+            waiting = [phone for o in not_reached for phone in o.phones]
+            await self._defer(waiting, title, request, date, fitted, request.file_ids)
+            outcomes = [o for o in outcomes if o not in not_reached]
+        else:
+            waiting = []
         by_phone = {r.phone: r for r in merge_batches(outcomes).recipients}
-        outcome = MmsOutcome(
+        by_phone.update((phone, RecipientResult(phone, DEFERRED)) for phone in waiting)
+        outcome = self._outcome(
+            request, title, date, [by_phone[phone] for phone in phones], uploaded, frames, file_ids
+        )
+        errors = [o.error for o in outcomes if o.error is not None]
+        if not waiting and len(errors) == len(outcomes) and all(is_refusal(err) for err in errors):
+            raise errors[0]  # refused as a whole: nothing was sent, nothing to announce
+        reservation.commit([r.phone for r in outcome.recipients if r.status in _COUNTED])
+        if outcome.waiting < len(outcome.recipients):
+            self._async_completed(outcome)  # all deferred: announced when it leaves the outbox
+        if not outcome.queued and not waiting and any(r.status == UNKNOWN for r in outcome.recipients):
+            raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
+        return outcome
+
+    def _outcome(
+        self,
+        request: MmsRequest,
+        title: str,
+        date: datetime | None,
+        recipients: list[RecipientResult],
+        uploaded: Sequence[UploadedFile],
+        frames: dict[str, int],
+        file_ids: Sequence[str] | None = None,
+    ) -> MmsOutcome:
+        return MmsOutcome(
             entry_id=self._entry.entry_id,
             title=title,
             test=request.test,
             date=date,
-            recipients=tuple(by_phone[phone] for phone in phones),
+            recipients=tuple(recipients),
             files=tuple(uploaded),
-            file_ids=tuple(file_ids),
+            file_ids=tuple(request.file_ids if file_ids is None else file_ids),
             recipient_ids=request.recipient_ids,
             frames=tuple(frames.items()),
         )
-        errors = [o.error for o in outcomes if o.error is not None]
-        if len(errors) == len(outcomes) and all(is_refusal(err) for err in errors):
-            raise errors[0]  # refused as a whole: nothing was sent, nothing to announce
-        if not outcome.queued and any(r.status == UNKNOWN for r in outcome.recipients):
-            self._async_completed(outcome)
-            raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
-        self._async_completed(outcome)
-        return outcome
+
+    async def _defer(
+        self,
+        phones: list[str],
+        title: str,
+        request: MmsRequest,
+        date: datetime | None,
+        fitted: list[FittedImage],
+        file_ids: list[str],
+    ) -> None:
+        """Keep the MMS for `phones` in the outbox; when even that fails, the gateway error stands."""
+        assert self._outbox is not None  # noqa: S101 - checked by _may_defer
+        try:
+            await self._outbox.async_defer(
+                phones=phones,
+                title=title,
+                text=request.message or None,
+                pictures=[DeferredPicture(f.content, f.filename, f.content_type, f.digest) for f in fitted],
+                file_ids=list(file_ids),
+                date=date,
+                recipient_ids=request.recipient_ids,
+            )
+        except OSError as err:
+            _LOGGER.exception("The outbox could not keep an MMS; it is not sent")
+            raise SerwerSmsNotReachedError("cannot connect to the gateway, and the outbox failed") from err
+        _LOGGER.info(
+            "The gateway cannot be reached; an MMS for %d number(s) waits in the outbox", len(phones)
+        )
 
     async def _send(
         self, phones: list[str], title: str, file_ids: list[str], request: MmsRequest, date: datetime | None
@@ -381,6 +546,81 @@ class MmsSender:
         again = await self._send([p for o in refused for p in o.phones], title, file_ids, request, date)
         return [o for o in outcomes if o not in refused] + again, uploaded, file_ids
 
+    # --- the outbox's side ---------------------------------------------------------------------
+
+    async def async_send_deferred(
+        self,
+        mms: DeferredMms,
+        pictures: list[DeferredPicture],
+        before_send: Callable[[], Awaitable[None]],
+    ) -> tuple[list[str], SerwerSmsError | None]:
+        """Upload and send a deferred MMS, awaiting `before_send()` right before the send request.
+
+        Returns the numbers still to send later (batches that provably did not reach the gateway)
+        and the gateway's refusal, if any, for the repair issues. Raises `RetryLaterError` when
+        nothing was carried out. Whatever went out, or was refused, or may have gone out, is
+        announced like any send, with `deferred: true`; the spending guard counted it when deferred.
+        """
+        scheduled = _still_ahead(mms.date)
+        try:
+            uploaded = await self._upload(pictures, until=scheduled)
+        except _UPLOAD_RETRYABLE as err:
+            raise RetryLaterError(err.gateway_message) from err
+        except SerwerSmsError as err:
+            self._report_all(mms, UNSENT, err)
+            return [], err
+        file_ids = [f.id for f in uploaded] + mms.file_ids
+        await before_send()
+        outcomes = await self._client.send_mms_batches(
+            mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
+        )
+        # A reused picture gone from the gateway: refused whole, so upload it anew next time.
+        lost = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)]
+        if lost:
+            self._files.forget({f.id for f in uploaded if not f.uploaded})
+        later = [o for o in outcomes if isinstance(o.error, _SEND_RETRYABLE) or o in lost]
+        done = [o for o in outcomes if o not in later]
+        if not done:
+            first = later[0].error
+            assert first is not None  # noqa: S101 - a batch in `later` ended with an error
+            raise RetryLaterError(first.gateway_message) from first
+        by_phone = {r.phone: r for r in merge_batches(done).recipients}
+        recipients = tuple(by_phone[phone] for phone in mms.phones if phone in by_phone)
+        self._async_completed(self._deferred_outcome(mms, recipients, uploaded, file_ids))
+        errors = [o.error for o in done if o.error is not None]
+        refusal = next((err for err in errors if is_refusal(err)), None)
+        return [phone for o in later for phone in o.phones], refusal
+
+    @callback
+    def report_interrupted(self, mms: DeferredMms) -> None:
+        """Home Assistant stopped while `mms`'s send request was out: it may be out; never repeat it."""
+        self._report_all(mms, UNKNOWN, None)
+
+    def _report_all(self, mms: DeferredMms, status: str, err: SerwerSmsError | None) -> None:
+        code = err.code if isinstance(err, SerwerSmsApiError) else None
+        message = err.gateway_message if err is not None else "interrupted by a restart"
+        recipients = tuple(RecipientResult(phone, status, None, code, message) for phone in mms.phones)
+        self._async_completed(self._deferred_outcome(mms, recipients, [], mms.file_ids))
+
+    def _deferred_outcome(
+        self,
+        mms: DeferredMms,
+        recipients: tuple[RecipientResult, ...],
+        uploaded: Sequence[UploadedFile],
+        file_ids: Sequence[str],
+    ) -> MmsOutcome:
+        return MmsOutcome(
+            entry_id=self._entry.entry_id,
+            title=mms.title,
+            test=False,
+            date=_still_ahead(mms.date),
+            recipients=recipients,
+            files=tuple(uploaded),
+            file_ids=tuple(file_ids),
+            deferred=True,
+            recipient_ids=mms.recipient_ids,
+        )
+
     @callback
     def _async_completed(self, outcome: MmsOutcome) -> None:
         """Tell the listeners, then the bus: the one place a completed send is announced."""
@@ -390,6 +630,26 @@ class MmsSender:
             except Exception:
                 _LOGGER.exception("A send listener failed")
         self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data())
+
+
+def _still_ahead(timestamp: float | None) -> datetime | None:
+    """A deferred MMS's scheduled time, unless it passed meanwhile (then it goes out at once)."""
+    if timestamp is None or timestamp <= dt_util.utcnow().timestamp():
+        return None
+    return dt_util.utc_from_timestamp(timestamp)
+
+
+class _NoReservation:
+    """What a send holds when nothing counts (a test send, or no guard)."""
+
+    def commit(self, counted: Sequence[str]) -> None:
+        """Nothing to count."""
+
+    def release(self) -> None:
+        """Nothing to give back."""
+
+
+_NO_RESERVATION = _NoReservation()
 
 
 def _retrieve(job: asyncio.Future[Any]) -> None:

@@ -14,6 +14,12 @@ from ..api import SerwerSmsClient
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
+# The hash → file-id table keeps the 1,000 most recently used pictures (least recently used out).
+# A hit saves an upload only when identical bytes are sent again: a static picture (file, URL, image
+# entity) or one snapshot sent by several calls. Camera frames are never byte-identical over time, so
+# an old entry is almost never hit again. 1,000 is ten days of distinct pictures at the default daily
+# limit of 100 MMS, in a `.storage` file of at most ~150 KB (an entry is ~150 bytes of JSON).
+MAX_REMEMBERED_FILES = 1000
 
 
 def _storage_key(entry_id: str) -> str:
@@ -66,8 +72,9 @@ class FileIdCache:
         self._closed = False
 
     async def async_load(self) -> None:
-        """Read the persisted ids."""
+        """Read the persisted ids (the most recently used last)."""
         self._by_hash = dict(await self._store.async_load() or {})
+        self._evict()
 
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
@@ -90,6 +97,11 @@ class FileIdCache:
         if not self._closed:
             self._store.async_delay_save(lambda: self._by_hash, SAVE_DELAY)
 
+    def _evict(self) -> None:
+        """Least recently used out, down to the bound (dicts keep insertion order)."""
+        while len(self._by_hash) > MAX_REMEMBERED_FILES:
+            del self._by_hash[next(iter(self._by_hash))]
+
     def forget(self, file_ids: Collection[str]) -> None:
         """Forget ids the gateway no longer knows."""
         self._by_hash = {key: value for key, value in self._by_hash.items() if value["id"] not in file_ids}
@@ -99,7 +111,9 @@ class FileIdCache:
         self, content: bytes, filename: str, content_type: str, digest: str
     ) -> UploadedFile:
         """The file id of `content` (whose SHA-256 is `digest`), uploaded only when unknown."""
-        if (known := self._by_hash.get(digest)) is not None:
+        if (known := self._by_hash.pop(digest, None)) is not None:
+            self._by_hash[digest] = known  # most recently used: last out
+            self._schedule_save()
             return UploadedFile(
                 known["id"], known["name"], known["size"], known["content_type"], uploaded=False
             )
@@ -127,5 +141,6 @@ class FileIdCache:
             "size": len(content),
             "content_type": content_type,
         }
+        self._evict()
         self._schedule_save()
         return UploadedFile(file_id, filename, len(content), content_type, uploaded=True)

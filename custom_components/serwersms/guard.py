@@ -1,0 +1,229 @@
+"""Spending guard: a daily MMS limit per recipient number and a per-recipient cooldown, persisted.
+
+`daily_limit` is how many MMS one phone number may be sent in a local calendar day; a number counts
+when the gateway queued its MMS, when it was deferred to the outbox, or when the outcome is unknown
+(it may have been sent). A send that would take any of its numbers past the limit is refused whole.
+A send is *reserved* before any snapshot is taken, so a burst of concurrent calls cannot all slip
+under the limit while the first is still uploading; the reservation becomes the real count once the
+gateway has answered. The "MMS sent today" sensor shows the account's total over all numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import TypedDict
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.event import async_track_time_change
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, DOMAIN, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
+from .issue import clear_issue, raise_issue
+
+STORAGE_VERSION = 1
+SAVE_DELAY = 1.0
+
+
+def _storage_key(entry_id: str) -> str:
+    return f"serwersms.{entry_id}.guard"
+
+
+class _Stored(TypedDict):
+    day: str
+    sent: dict[str, int]
+    last_sent: dict[str, float]
+
+
+def daily_limit(entry: ConfigEntry) -> int:
+    """The account's daily MMS limit now (0 = none); read at every send, so a change needs no reload."""
+    return int(entry.options.get(CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT))
+
+
+class Reservation:
+    """MMS held against today's limit while one send is under way."""
+
+    def __init__(self, guard: SpendingGuard, phones: Sequence[str], day: date) -> None:
+        """Hold one MMS of `day` for each of `phones`."""
+        self._guard = guard
+        self.phones = phones
+        self.day = day
+        self._open = True
+
+    def commit(self, counted: Sequence[str]) -> None:
+        """The send is over: the numbers in `counted` (queued, deferred or maybe sent) count."""
+        if self._open:
+            self._open = False
+            self._guard._settle(self, counted)  # noqa: SLF001 - the guard's own helper
+
+    def release(self) -> None:
+        """Nothing went out: give the reservation back."""
+        self.commit([])
+
+
+class CooldownMark:
+    """A recipient's `tag` marked as sent now; undone when the send fails after all."""
+
+    def __init__(self, guard: SpendingGuard, key: str, previous: float | None) -> None:
+        """Remember what the mark replaced."""
+        self._guard = guard
+        self._key = key
+        self._previous = previous
+
+    def undo(self) -> None:
+        """The MMS neither went out nor was deferred: the cooldown did not start."""
+        self._guard._restore(self._key, self._previous)  # noqa: SLF001 - the guard's own helper
+
+
+class SpendingGuard:
+    """Counts today's MMS of one account, refuses sends over the limit, and keeps cooldowns."""
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
+        """Bind the guard to one account's storage."""
+        self._hass = hass
+        self._entry = entry
+        self._store: Store[_Stored] = Store(hass, STORAGE_VERSION, _storage_key(entry.entry_id))
+        self._day = dt_util.now().date()
+        self._sent: dict[str, int] = {}
+        self._reserved: dict[str, int] = {}
+        self._last_sent: dict[str, float] = {}
+        self._listeners: list[CALLBACK_TYPE] = []
+
+    async def async_load(self) -> None:
+        """Read today's count and the cooldowns; a count of another day starts from zero."""
+        stored = await self._store.async_load()
+        if stored is not None:
+            self._day = date.fromisoformat(stored["day"])
+            self._sent = dict(stored["sent"])
+            self._last_sent = dict(stored["last_sent"])
+        self._roll_over()
+
+    @callback
+    def async_start(self) -> CALLBACK_TYPE:
+        """Start a new count at every local midnight; returns the function that stops it."""
+
+        @callback
+        def _midnight(now: datetime) -> None:
+            self._roll_over()
+
+        return async_track_time_change(self._hass, _midnight, hour=0, minute=0, second=0)
+
+    @staticmethod
+    async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
+        """Delete an account's persisted count (the entry is being removed)."""
+        await Store[_Stored](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
+
+    async def async_save(self) -> None:
+        """Write now (on unload), rather than after the save delay."""
+        await self._store.async_save(self._data())
+
+    # --- what the sensor shows -------------------------------------------------------------------
+
+    @property
+    def sent_today(self) -> int:
+        """MMS counted today over all numbers (queued or deferred; test sends not)."""
+        self._roll_over()
+        return sum(self._sent.values())
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener` whenever the count changes; returns the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # --- the daily limit -------------------------------------------------------------------------
+
+    def reserve(self, phones: Sequence[str]) -> Reservation:
+        """Hold one MMS for each of `phones`, or refuse the whole send (`daily_limit_reached`)."""
+        self._roll_over()
+        limit = daily_limit(self._entry)
+        if limit:
+            used = max((self._sent.get(p, 0) + self._reserved.get(p, 0) for p in phones), default=0)
+            if used + 1 > limit:
+                raise_issue(
+                    self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
+                )
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key=ISSUE_DAILY_LIMIT_REACHED,
+                    translation_placeholders={
+                        "limit": str(limit),
+                        "sent_today": str(used),
+                        "needed": str(len(phones)),
+                    },
+                )
+        for phone in phones:
+            self._reserved[phone] = self._reserved.get(phone, 0) + 1
+        return Reservation(self, phones, self._day)
+
+    def _settle(self, reservation: Reservation, counted: Sequence[str]) -> None:
+        self._roll_over()
+        if reservation.day != self._day:
+            return  # yesterday's send finished after midnight: today's count starts at zero
+        for phone in reservation.phones:
+            if (left := self._reserved.get(phone, 0) - 1) > 0:
+                self._reserved[phone] = left
+            else:
+                self._reserved.pop(phone, None)
+        for phone in counted:
+            self._sent[phone] = self._sent.get(phone, 0) + 1
+        if counted:
+            self._changed()
+
+    @callback
+    def async_limit_changed(self) -> None:
+        """Options changed: a raised (or removed) limit takes the repair issue away."""
+        limit = daily_limit(self._entry)
+        if not limit or max(self._sent.values(), default=0) < limit:
+            clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+
+    def _roll_over(self) -> None:
+        today = dt_util.now().date()
+        if today == self._day:
+            return
+        self._day = today
+        self._sent = {}
+        self._reserved = {}
+        # Cooldowns are seconds, not days: keep only those that can still suppress a send.
+        horizon = dt_util.utcnow().timestamp() - MAX_COOLDOWN
+        self._last_sent = {key: when for key, when in self._last_sent.items() if when > horizon}
+        clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+        self._changed()
+
+    # --- cooldown --------------------------------------------------------------------------------
+
+    def begin(self, recipient: str, tag: str, cooldown: float) -> CooldownMark | None:
+        """Mark `recipient`'s `tag` as sent now, or None when it was sent less than `cooldown` s ago.
+
+        Marked at the start of the send (and undone when it fails), so calls arriving while the first
+        is still uploading are suppressed too.
+        """
+        self._roll_over()
+        key = f"{recipient}\x1f{tag}"
+        now = dt_util.utcnow().timestamp()
+        previous = self._last_sent.get(key)
+        if cooldown and previous is not None and now - previous < cooldown:
+            return None
+        self._last_sent[key] = now
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+        return CooldownMark(self, key, previous)
+
+    def _restore(self, key: str, previous: float | None) -> None:
+        if previous is None:
+            self._last_sent.pop(key, None)
+        else:
+            self._last_sent[key] = previous
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    def _data(self) -> _Stored:
+        return {"day": self._day.isoformat(), "sent": self._sent, "last_sent": dict(self._last_sent)}
+
+    def _changed(self) -> None:
+        self._store.async_delay_save(self._data, SAVE_DELAY)
+        for listener in list(self._listeners):
+            listener()

@@ -1,0 +1,97 @@
+"""What the send pipeline shares with the account's outbox, spending guard and storage clean-up.
+
+The pipeline (`sender.py`) consults them through these small protocols, so it depends on no Home
+Assistant module of the integration: the glue (`__init__.py`) wires the real ones in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Protocol
+
+# A number whose MMS waits in the outbox: the gateway could not be reached.
+DEFERRED: Final = "deferred"
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredPicture:
+    """A fitted picture of a deferred MMS, ready to upload (`digest`: SHA-256 of `content`)."""
+
+    content: bytes
+    filename: str
+    content_type: str
+    digest: str
+
+
+@dataclass(slots=True)
+class DeferredMms:
+    """One MMS waiting in the outbox; its pictures stay on disk until it is sent.
+
+    `recipient_ids` are the recipients (subentry ids) it was sent for; empty for bare numbers.
+    `date` and the times are POSIX timestamps.
+    """
+
+    seq: int
+    created: float
+    expires: float
+    phones: list[str]
+    title: str
+    text: str | None
+    file_ids: list[str]
+    date: float | None
+    recipient_ids: tuple[str, ...] = ()
+    sending: bool = field(default=False, compare=False)
+
+
+class RetryLaterError(Exception):
+    """A deferred MMS was not taken and nothing was carried out: keep it and try again later."""
+
+
+class Reservation(Protocol):
+    """MMS held against today's limit while one send is under way."""
+
+    def commit(self, counted: Sequence[str]) -> None:
+        """The send is over: the numbers in `counted` (queued, deferred or maybe sent) count."""
+
+    def release(self) -> None:
+        """Nothing (more) went out: give back what was not committed."""
+
+
+class DailyLimit(Protocol):
+    """The spending guard, as the pipeline sees it."""
+
+    def reserve(self, phones: Sequence[str]) -> Reservation:
+        """Hold one MMS for each of `phones`, or raise the translated `daily_limit_reached`."""
+
+
+class UploadLedger(Protocol):
+    """The storage clean-up, as the pipeline sees it."""
+
+    def note_used(self, file_ids: Collection[str], until: datetime | None = None) -> None:
+        """The integration's own uploads just used by a send (a scheduled one uses them `until`)."""
+
+    def exempt(self, file_ids: Collection[str]) -> None:
+        """Files that are the user's (`upload_file`, `file_id`): never delete them."""
+
+
+class Deferrer(Protocol):
+    """The outbox, as the pipeline sees it."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether MMS are deferred now (`outbox_minutes` above 0)."""
+
+    async def async_defer(
+        self,
+        *,
+        phones: list[str],
+        title: str,
+        text: str | None,
+        pictures: Sequence[DeferredPicture],
+        file_ids: list[str],
+        date: datetime | None,
+        recipient_ids: tuple[str, ...],
+    ) -> None:
+        """Keep an MMS, with its fitted pictures, on disk until the gateway answers again."""

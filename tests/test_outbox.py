@@ -1,0 +1,249 @@
+"""The outbox: MMS that never reached the gateway wait on disk and go out once it answers again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
+
+from custom_components.serwersms.api import SerwerSmsClient
+from custom_components.serwersms.outbox import outbox_dir
+from serwersms_simulator import Fault, SerwerSmsSimulator
+from tests.conftest import SnapshotCamera
+
+MOM = "notify.mom_mms"
+FAMILY = "notify.family_mms"
+MOM_PHONE = "+48500600700"
+OUTBOX = "sensor.serwersms_outbox"
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's own quick retries without their real-time pauses (time moves with the freezer)."""
+    defaults = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
+    monkeypatch.setattr(SerwerSmsClient.__init__, "__kwdefaults__", defaults | {"backoff": 0.0})
+
+
+async def send(hass: HomeAssistant, target: str = MOM, **data: Any) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return response[target]  # type: ignore[return-value]
+
+
+async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let `seconds` of Home Assistant time pass."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Stop the account and start it again, as a Home Assistant restart does."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def deferred_mms(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:
+    folder = outbox_dir(hass, entry.entry_id)
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+async def test_an_outage_with_a_restart_loses_and_duplicates_nothing(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    for i in range(50):  # one every 12 s: ten minutes of outage
+        if i == 25:
+            await restart(hass, loaded_entry)
+            assert loaded_entry.state is ConfigEntryState.LOADED
+        response = await send(hass, message=f"alarm {i}", camera="camera.front_door")
+        assert response == {
+            "queued": 0,
+            "unsent": 0,
+            "deferred": 1,
+            "recipients": [{"phone": MOM_PHONE, "status": "deferred"}],
+            "files": [],
+        }
+        await later(hass, freezer, 12)
+    assert hass.states.get(OUTBOX).state == "50"
+    assert len(deferred_mms(hass, loaded_entry)) == 50
+    assert not sent
+    assert simulator.messages == []
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+
+    assert [m.text for m in simulator.messages] == [f"alarm {i}" for i in range(50)]
+    assert {m.phone for m in simulator.messages} == {MOM_PHONE}
+    assert all(len(m.file_ids) == 1 for m in simulator.messages)
+    assert len(simulator.processed_sends) == 50
+    assert [e.data["deferred"] for e in sent] == [True] * 50
+    assert all(e.data["queued"] == 1 for e in sent)
+    assert hass.states.get(OUTBOX).state == "0"
+    assert deferred_mms(hass, loaded_entry) == []
+    # Later ticks find nothing to send.
+    await later(hass, freezer, 60)
+    assert len(simulator.processed_sends) == 50
+
+
+async def test_a_second_outage_during_the_drain_loses_and_duplicates_nothing(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await simulator.go_offline()
+    for i in range(10):
+        await send(hass, message=f"alarm {i}")
+    # Back, and down again right after the fourth send of the drain.
+    simulator.sends_until_outage = 4
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    await simulator.go_offline()
+    assert [m.text for m in simulator.messages] == [f"alarm {i}" for i in range(4)]
+    assert hass.states.get(OUTBOX).state == "6"
+
+    await later(hass, freezer, 30)  # still down
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == [f"alarm {i}" for i in range(10)]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_an_mms_still_waiting_after_outbox_minutes_is_reported_not_sent(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    response = await send(hass, FAMILY, title="Alarm", message="smoke")
+    assert response["deferred"] == 2
+    for _ in range(29):  # 14.5 minutes: still waiting
+        await later(hass, freezer, 30)
+    assert hass.states.get(OUTBOX).state == "1"
+    assert delivery == []
+    await later(hass, freezer, 30)
+    assert hass.states.get(OUTBOX).state == "0"
+    assert [e.data for e in delivery] == [
+        {
+            "entry_id": loaded_entry.entry_id,
+            "entity_id": FAMILY,
+            "message_id": None,
+            "phone": phone,
+            "status": "not_sent",
+            "reason": "gateway_unreachable",
+            "title": "Alarm",
+        }
+        for phone in ("+48500600701", "+48500600702")
+    ]
+    assert deferred_mms(hass, loaded_entry) == []
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert simulator.messages == []
+
+
+async def test_unknown_outcomes_and_test_sends_are_never_deferred(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=0.3)
+    simulator.fail_next("messages/send_mms", Fault("hang_after", hold=2))
+    with pytest.raises(HomeAssistantError) as unknown:
+        await send(hass, message="maybe out")
+    assert unknown.value.translation_key == "outcome_unknown"
+    simulator.fail_next("messages/send_mms", Fault("status", status=503))
+    with pytest.raises(HomeAssistantError) as server_error:
+        await send(hass, message="maybe out too")
+    assert server_error.value.translation_key == "outcome_unknown"
+    await simulator.go_offline()
+    with pytest.raises(HomeAssistantError) as test_send:
+        await send(hass, message="just a test", test=True)
+    assert test_send.value.translation_key == "cannot_connect"
+    assert hass.states.get(OUTBOX).state == "0"
+    assert deferred_mms(hass, loaded_entry) == []
+    # Each went to the gateway once and waits nowhere to be repeated.
+    assert [r.fields["text"] for r in simulator.requests_to("messages/send_mms")] == [
+        "maybe out",
+        "maybe out too",
+    ]
+
+
+async def test_without_an_outbox_an_unreachable_gateway_fails_the_call(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 0})
+    await hass.async_block_till_done()
+    await simulator.go_offline()
+    with pytest.raises(HomeAssistantError) as err:
+        await send(hass, message="alarm")
+    assert err.value.translation_key == "cannot_connect"
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_an_account_loads_while_the_gateway_cannot_be_reached(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await simulator.go_offline()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(MOM).state != STATE_UNAVAILABLE
+    assert hass.states.get("sensor.serwersms_mms_credits").state == STATE_UNAVAILABLE
+    assert (await send(hass, message="power is back"))["deferred"] == 1
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["power is back"]
+    # The credits come back with the next hourly poll (a send never stands in for a poll).
+    await later(hass, freezer, 3600)
+    assert hass.states.get("sensor.serwersms_mms_credits").state == "999"
+
+
+async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    # Home Assistant died with the send request out: the file is left marked as being sent.
+    (waiting,) = deferred_mms(hass, loaded_entry)
+    waiting.rename(waiting.with_suffix(".sending"))
+    await simulator.go_online()
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await later(hass, freezer, 30)
+    assert simulator.messages == []
+    assert [(e.data["deferred"], e.data["recipients"][0]["status"]) for e in sent] == [(True, "unknown")]
+    assert hass.states.get(OUTBOX).state == "0"
+    assert deferred_mms(hass, loaded_entry) == []
