@@ -12,12 +12,14 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
     async_fire_time_changed,
 )
+from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
 from custom_components.serwersms.api import SerwerSmsClient
 from custom_components.serwersms.outbox import outbox_dir
@@ -247,3 +249,23 @@ async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(
     assert [(e.data["deferred"], e.data["recipients"][0]["status"]) for e in sent] == [(True, "unknown")]
     assert hass.states.get(OUTBOX).state == "0"
     assert deferred_mms(hass, loaded_entry) == []
+
+
+async def test_diagnostics_count_what_waits_without_naming_a_number(
+    hass: HomeAssistant,
+    hass_client: Any,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    assert (await send(hass, message="before"))["queued"] == 1
+    await simulator.go_offline()
+    await send(hass, message="one")
+    await send(hass, FAMILY, message="two")
+    assert await async_setup_component(hass, "diagnostics", {})
+    await simulator.go_online()  # the diagnostics download is served by Home Assistant, not the gateway
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, loaded_entry)
+    assert diagnostics["outbox_waiting"] == 2
+    assert diagnostics["mms_sent_today"] == 4  # one queued, three numbers deferred
+    assert diagnostics["delivery_pending"] == 1
+    for number in (MOM_PHONE, "+48500600701", "+48500600702", "500600700"):
+        assert number not in repr(diagnostics)
