@@ -105,9 +105,14 @@ async def test_an_outage_with_a_restart_loses_and_duplicates_nothing(
     assert all(e.data["queued"] == 1 for e in sent)
     assert hass.states.get(OUTBOX).state == "0"
     assert deferred_mms(hass, loaded_entry) == []
-    # Later ticks find nothing to send.
-    await later(hass, freezer, 60)
+    # Later ticks find nothing to send; each drained MMS is followed until the phone reports it.
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    for _ in range(4):
+        await later(hass, freezer, 30)
     assert len(simulator.processed_sends) == 50
+    ids = [e.data["recipients"][0]["id"] for e in sent]
+    assert sorted(e.data["message_id"] for e in delivery) == sorted(ids)
+    assert {(e.data["status"], e.data["entity_id"]) for e in delivery} == {("delivered", MOM)}
 
 
 async def test_a_second_outage_during_the_drain_loses_and_duplicates_nothing(
