@@ -184,7 +184,8 @@ def test_manifest_passes_hassfest() -> None:
     assert AwesomeVersion(manifest["version"]).strategy is not AwesomeVersionStrategy.UNKNOWN
     assert manifest["config_flow"] is True
     assert manifest["integration_type"] == "service"
-    assert manifest["iot_class"] == "cloud_push"
+    # Sending is a push, but what the entities show (credits, delivery reports) is polled.
+    assert manifest["iot_class"] == "cloud_polling"
     assert manifest["documentation"].startswith("https://")
     assert manifest["requirements"] == []
     from PIL import Image  # noqa: PLC0415
