@@ -139,6 +139,37 @@ async def test_a_second_outage_during_the_drain_loses_and_duplicates_nothing(
     assert hass.states.get(OUTBOX).state == "0"
 
 
+@pytest.mark.parametrize(("after_start", "tries_while_down"), [(5, 0), (25, 0), (5, 1)])
+async def test_the_gateway_is_tried_again_30_s_after_it_was_last_found_unreachable(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,  # before the account: its 30-s ticks then run on the frozen clock
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    after_start: float,
+    tries_while_down: int,
+) -> None:
+    """Not on the first 30-s tick after that: the ticks keep their own clock, so it could take 60 s."""
+
+    async def seconds_pass(seconds: int) -> None:
+        # A second at a time, so each tick runs when it is due, not late on a jump of the clock.
+        for _ in range(seconds):
+            await later(hass, freezer, 1)
+
+    await seconds_pass(after_start)  # off the ticks, which come every 30 s from the start
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    for _ in range(tries_while_down):  # the outbox tries again and finds the gateway still down
+        await seconds_pass(30)
+    await simulator.go_online()
+
+    await seconds_pass(29)
+    assert simulator.messages == []
+    assert hass.states.get(OUTBOX).state == "1"
+    await seconds_pass(1)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
 async def test_an_mms_still_waiting_after_outbox_minutes_is_reported_not_sent(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,

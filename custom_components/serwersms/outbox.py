@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 from homeassistant.util import dt as dt_util
 
 from .api import SerwerSmsAuthError, SerwerSmsError
@@ -212,6 +212,7 @@ class Outbox:
         self._sender: DeferredSender | None = None
         self._listeners: list[CALLBACK_TYPE] = []
         self._next_attempt = 0.0
+        self._retry_timer: CALLBACK_TYPE | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._current: int | None = None
@@ -266,6 +267,7 @@ class Outbox:
     async def async_stop(self) -> None:
         """Stop draining; an MMS being sent is finished first, so no send is cut off midway."""
         self._stopping = True
+        self._cancel_retry()
         if self._drain_task is not None:
             await asyncio.shield(self._drain_task)
 
@@ -302,7 +304,7 @@ class Outbox:
         await self._hass.async_add_executor_job(_store, self._folder, mms, list(pictures))
         self._items[mms.seq] = mms
         # The gateway was just found unreachable: the next try is one retry interval away.
-        self._next_attempt = max(self._next_attempt, now + RETRY_INTERVAL.total_seconds())
+        self._retry_later()
         self._changed()
 
     @callback
@@ -319,6 +321,29 @@ class Outbox:
         if dt_util.utcnow().timestamp() >= self._next_attempt:
             self.async_kick()
 
+    @callback
+    def _retry_later(self) -> None:
+        """Try the gateway again one retry interval from now (it was just found unreachable).
+
+        Its own timer, not only the 30-s ticks: they keep their own clock, so a failure just after one
+        would otherwise wait for the tick after next, up to 60 s.
+        """
+        self._next_attempt = dt_util.utcnow().timestamp() + RETRY_INTERVAL.total_seconds()
+        self._cancel_retry()
+        self._retry_timer = async_call_later(self._hass, RETRY_INTERVAL, self._retry_due)
+
+    @callback
+    def _retry_due(self, _now: datetime) -> None:
+        self._retry_timer = None
+        self._expire()
+        self.async_kick()
+
+    @callback
+    def _cancel_retry(self) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer()
+            self._retry_timer = None
+
     async def _drain(self) -> None:
         try:
             while not self._stopping:
@@ -328,7 +353,7 @@ class Outbox:
                 mms = self._items[min(self._items)]
                 self._current = mms.seq
                 if not await self._send_one(mms):
-                    self._next_attempt = dt_util.utcnow().timestamp() + RETRY_INTERVAL.total_seconds()
+                    self._retry_later()
                     return
         finally:
             self._current = None
