@@ -4,15 +4,20 @@ Logs in as the demo user, adds the SerwerSMS account (API token method, pointed 
 and two recipients through the normal config and subentry flows if they are not there yet, adds the
 simulator's porch camera as an MJPEG camera (`camera.porch`), and keeps a long-lived access token for
 command-line use. Prints the token file's path. With --press it presses the demo button and prints the
-MMS the simulator received and the `serwersms_mms_delivery` events Home Assistant fired for it.
+MMS the simulator received and the `serwersms_mms_delivery` events Home Assistant fired for it; then
+takes the simulated gateway offline, sends a snapshot MMS that waits in the outbox and checks that it
+goes out exactly once after the gateway is back (the outbox's 30-s retry, real time), and sends the
+same MMS twice with a cooldown to show the second suppressed. Any mismatch exits non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 import itertools
 from pathlib import Path
+import secrets
 import sys
 from typing import Any
 
@@ -20,6 +25,8 @@ import aiohttp
 
 CLIENT_ID = "http://127.0.0.1:8123/"
 RECIPIENTS = [("Mom", "500 600 700"), ("Family", "500 600 701, 500 600 702")]
+# The outbox tries the gateway again 30 s after it was found unreachable: room for that and the send.
+DRAIN_TIMEOUT = 45.0
 
 
 async def wait_until_up(session: aiohttp.ClientSession, base: str, timeout: float) -> None:
@@ -200,14 +207,14 @@ async def wait_until_ready(session: aiohttp.ClientSession, base: str, entity_id:
 
 
 async def delivery_events(
-    session: aiohttp.ClientSession, base: str, access_token: str
+    session: aiohttp.ClientSession, base: str, access_token: str, event_type: str = "serwersms_mms_delivery"
 ) -> aiohttp.ClientWebSocketResponse:
-    """A websocket subscribed to `serwersms_mms_delivery`, opened before the button is pressed."""
+    """A websocket subscribed to `event_type`, opened before the send that fires it."""
     ws = await session.ws_connect(f"{base.replace('http', 'ws', 1)}/api/websocket")
     await ws.receive_json()
     await ws.send_json({"type": "auth", "access_token": access_token})
     await ws.receive_json()
-    await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "serwersms_mms_delivery"})
+    await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": event_type})
     await ws.receive_json()
     return ws
 
@@ -314,6 +321,309 @@ async def press_and_report(
     await report_delivery(session, base, ws, [m["id"] for m in arrived], started, timeout)
 
 
+async def simulator_state(session: aiohttp.ClientSession, simulator: str) -> dict[str, Any]:
+    """What the simulated gateway holds: its messages, files, requests and whether it is online."""
+    async with session.get(f"{simulator}_sim/state") as response:
+        state: dict[str, Any] = await response.json()
+        return state
+
+
+async def simulator_control(
+    session: aiohttp.ClientSession, simulator: str, action: str, body: dict[str, object] | None = None
+) -> None:
+    """`POST /_sim/<action>` on the simulator's control port (it stays up while the gateway is down)."""
+    async with session.post(f"{simulator}_sim/{action}", json=body or {}) as response:
+        if response.status != 200:
+            sys.exit(f"simulator /_sim/{action}: HTTP {response.status}: {await response.text()}")
+
+
+def send_requests(state: dict[str, Any]) -> int:
+    """How many `messages/send_mms` requests the simulator has answered so far."""
+    return sum(1 for request in state["requests"] if request["endpoint"] == "messages/send_mms")
+
+
+async def sensor_value(session: aiohttp.ClientSession, base: str, entity_id: str) -> int:
+    """A counting sensor's state as a number; fails when it has none."""
+    async with session.get(f"{base}/api/states/{entity_id}") as response:
+        state = await response.json()
+    try:
+        return int(state["state"])
+    except (KeyError, ValueError):
+        sys.exit(f"{entity_id} has no count: {state}")
+
+
+async def send_mms(session: aiohttp.ClientSession, base: str, data: dict[str, object]) -> dict[str, Any]:
+    """`serwersms.send_mms` over the REST API with `return_response`: the response for the target entity."""
+    async with session.post(f"{base}/api/services/serwersms/send_mms?return_response", json=data) as response:
+        if response.status != 200:
+            sys.exit(f"serwersms.send_mms: HTTP {response.status}: {await response.text()}")
+        body = await response.json()
+    reply: dict[str, Any] = body["service_response"][data["entity_id"]]
+    return reply
+
+
+async def account_sensors(
+    session: aiohttp.ClientSession, base: str, access_token: str, entry_id: str
+) -> dict[str, str]:
+    """The account's `outbox` and `mms_sent_today` sensors: entity ids from the registry, names checked.
+
+    Found by unique id on the account's device, never by a guessed entity id; their states must carry
+    the translated names Home Assistant 2026.11 shows, and the Outbox must be a diagnostic sensor.
+    """
+    devices, entities = await websocket_calls(
+        session,
+        base,
+        access_token,
+        [{"type": "config/device_registry/list"}, {"type": "config/entity_registry/list"}],
+    )
+    (account,) = [d for d in devices if d["config_entry_id"] == entry_id and d["config_subentry_id"] is None]
+    found: dict[str, str] = {}
+    for key, name, category in (
+        ("outbox", "Outbox", "diagnostic"),
+        ("mms_sent_today", "MMS sent today", None),
+        ("mms_credits", "MMS credits", None),
+    ):
+        matches = [
+            e for e in entities if e["platform"] == "serwersms" and e["unique_id"] == f"{entry_id}_{key}"
+        ]
+        if len(matches) != 1 or matches[0]["device_id"] != account["id"]:
+            sys.exit(f"expected one {name!r} sensor on the account's device, found {matches}")
+        entity_id = matches[0]["entity_id"]
+        async with session.get(f"{base}/api/states/{entity_id}") as response:
+            state = await response.json() if response.status == 200 else {}
+        friendly = state.get("attributes", {}).get("friendly_name")
+        if friendly != f"{account['name']} {name}" or matches[0]["entity_category"] != category:
+            sys.exit(
+                f"{entity_id}: expected {account['name']} {name!r} ({category or 'no category'}), "
+                f"got {friendly!r} ({matches[0]['entity_category']}); state {state}"
+            )
+        found[key] = entity_id
+    print(
+        f"Account sensors: {found['outbox']} (diagnostic), {found['mms_sent_today']}, {found['mms_credits']}"
+    )
+    return found
+
+
+async def check_daily_room(
+    session: aiohttp.ClientSession, base: str, entry_id: str, counter: str, needed: int
+) -> None:
+    """Fail early, and say why, when today's MMS count leaves no room for the demo's MMS.
+
+    This configuration directory is kept between runs, and so is the day's count: with the default
+    daily limit of 100 a few dozen demos in one day would otherwise end in a wait for an MMS the
+    spending guard refused. The limit is read from the account's options flow, as the UI shows it.
+    """
+    flows = f"{base}/api/config/config_entries/options/flow"
+    form = await flow_step(session, flows, {"handler": entry_id})
+    async with session.delete(f"{flows}/{form['flow_id']}"):
+        pass
+    schema = form.get("data_schema")
+    assert isinstance(schema, list)
+    (field,) = [f for f in schema if f["name"] == "daily_limit"]
+    limit = int(field["description"]["suggested_value"])
+    counted = await sensor_value(session, base, counter)
+    if limit and counted + needed > limit:
+        sys.exit(
+            f"{counter} shows {counted} of today's daily limit of {limit}: no room for the demo's {needed} "
+            "MMS. Raise daily_limit in the account's options, or start afresh with scripts/develop --reset"
+        )
+
+
+async def wait_outbox_empty(session: aiohttp.ClientSession, base: str, outbox: str) -> None:
+    """Let MMS that an interrupted earlier run left in the outbox go out before the demo's own.
+
+    They are tried at start-up; a picture the simulator of that run had, and this one has not, costs one
+    more retry (30 s), so the bound is two retries and some.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    left = await sensor_value(session, base, outbox)
+    if not left:
+        return
+    while (waiting := await sensor_value(session, base, outbox)) > 0:
+        if loop.time() - started > 2 * DRAIN_TIMEOUT:
+            sys.exit(
+                f"{outbox} still shows {waiting} MMS left by an earlier run after {2 * DRAIN_TIMEOUT:.0f} s"
+            )
+        await asyncio.sleep(0.5)
+    print(f"{left} MMS left in the outbox by an earlier run went out within {loop.time() - started:.2f} s")
+
+
+async def reload_while_offline(
+    session: aiohttp.ClientSession, base: str, entry_id: str, credits_sensor: str
+) -> None:
+    """The account set up again while its gateway cannot be reached (as after a power cut): it loads."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with session.post(f"{base}/api/config/config_entries/entry/{entry_id}/reload") as response:
+        if response.status != 200:
+            sys.exit(f"reloading the account failed: HTTP {response.status}: {await response.text()}")
+    async with session.get(
+        f"{base}/api/config/config_entries/entry", params={"domain": "serwersms"}
+    ) as response:
+        (entry,) = [e for e in await response.json() if e["entry_id"] == entry_id]
+    states = {}
+    for entity_id in (credits_sensor, "notify.mom_mms"):
+        async with session.get(f"{base}/api/states/{entity_id}") as response:
+            states[entity_id] = (await response.json()).get("state") if response.status == 200 else None
+    print(
+        f"Account reloaded with the gateway offline in {loop.time() - started:.2f} s: {entry['state']}, "
+        + ", ".join(f"{entity_id}={state}" for entity_id, state in states.items())
+    )
+    if entry["state"] != "loaded":
+        sys.exit(f"the account did not load while its gateway was unreachable: {entry['state']} {entry}")
+    if states[credits_sensor] != "unavailable" or states["notify.mom_mms"] in (None, "unavailable"):
+        sys.exit(f"expected {credits_sensor} unavailable and notify.mom_mms available, got {states}")
+
+
+async def prove_outbox(
+    session: aiohttp.ClientSession,
+    base: str,
+    simulator: str,
+    access_token: str,
+    entry_id: str,
+    sensors: dict[str, str],
+) -> None:
+    """An outage: a snapshot MMS is deferred, waits in the Outbox, and goes out once when it is over."""
+    loop = asyncio.get_running_loop()
+    mom = f"+48{dict(RECIPIENTS)['Mom'].replace(' ', '')}"
+    text = f"Sent while the gateway was down (demo run {secrets.token_hex(3)})"
+    outbox, counter = sensors["outbox"], sensors["mms_sent_today"]
+    waiting_before = await sensor_value(session, base, outbox)
+    counted_before = await sensor_value(session, base, counter)
+    # Bounded, so the gateway comes back by itself should this script die before /_sim/online.
+    await simulator_control(session, simulator, "offline", {"seconds": 120})
+    if (await simulator_state(session, simulator))["online"]:
+        sys.exit("the simulator's gateway is still online after POST /_sim/offline")
+    await reload_while_offline(session, base, entry_id, sensors["mms_credits"])
+    sent_events = await delivery_events(session, base, access_token, "serwersms_mms_sent")
+    started = loop.time()
+    # Stamped with the time: a picture of its own, never one a simulator of an earlier run was given.
+    call = {"entity_id": "notify.mom_mms", "title": "Outbox", "message": text, "camera": "camera.porch"}
+    reply = await send_mms(session, base, call | {"overlay": True})
+    waiting = await sensor_value(session, base, outbox)
+    counted = await sensor_value(session, base, counter)
+    print(
+        f"Gateway offline; serwersms.send_mms to notify.mom_mms with a porch snapshot returned in "
+        f"{loop.time() - started:.2f} s: deferred={reply.get('deferred')} queued={reply.get('queued')} "
+        f"recipients={reply.get('recipients')}; {outbox}={waiting}, {counter}={counted}"
+    )
+    if reply.get("deferred") != 1 or reply.get("queued") != 0:
+        sys.exit(f"expected the MMS deferred (deferred 1, queued 0), got {reply}")
+    if reply.get("recipients") != [{"phone": mom, "status": "deferred"}]:
+        sys.exit(f"expected Mom's number with status deferred, got {reply.get('recipients')}")
+    if waiting != waiting_before + 1:
+        sys.exit(f"expected {outbox} to count {waiting_before + 1} waiting MMS, it shows {waiting}")
+    if counted != counted_before + 1:
+        sys.exit(f"expected {counter} to count the deferred MMS ({counted_before + 1}), it shows {counted}")
+    state = await simulator_state(session, simulator)
+    if any(m["text"] == text for m in state["messages"]):
+        sys.exit("the simulator received the MMS although its gateway was offline")
+    sends_before = send_requests(state)
+
+    await simulator_control(session, simulator, "online")
+    back = loop.time()
+    while True:
+        state = await simulator_state(session, simulator)
+        arrived = [m for m in state["messages"] if m["text"] == text]
+        waiting = await sensor_value(session, base, outbox)
+        if len(arrived) > 1:
+            sys.exit(f"the deferred MMS reached the simulator {len(arrived)} times")
+        if arrived and waiting == 0:
+            break
+        if loop.time() - back > DRAIN_TIMEOUT:
+            sys.exit(
+                f"the outbox did not drain within {DRAIN_TIMEOUT:.0f} s of the gateway's return: "
+                f"{len(arrived)} MMS at the simulator, {outbox}={waiting}"
+            )
+        await asyncio.sleep(0.5)
+    drained = loop.time() - back
+    (message,) = arrived
+    files = {item["id"]: item for item in state["files"]}
+    types = [files[file_id]["content_type"] for file_id in message["file_ids"]]
+    sends = send_requests(state) - sends_before
+    print(
+        f"Gateway back; the outbox sent the MMS {drained:.2f} s later: phone={message['phone']} "
+        f"title={message['title']} attachments={types} send requests={sends}; {outbox}={waiting}"
+    )
+    if message["phone"] != mom or message["title"] != "Outbox" or types != ["image/jpeg"]:
+        sys.exit(f"expected Mom's MMS titled 'Outbox' with the porch snapshot, got {message} ({types})")
+    if sends != 1:
+        sys.exit(f"expected one send request to the gateway after its return, got {sends}")
+    event = await next_event(sent_events, lambda data: data.get("deferred") is True, 10)
+    print(
+        f"  serwersms_mms_sent: deferred={event['deferred']} queued={event['queued']} "
+        f"recipients={[(r['phone'], r['status']) for r in event['recipients']]}"
+    )
+    if event["queued"] != 1 or [r["phone"] for r in event["recipients"]] != [mom]:
+        sys.exit(f"expected serwersms_mms_sent for Mom's deferred MMS, got {event}")
+    counted = await sensor_value(session, base, counter)
+    print(f"  {counter}={counted} (counted once: when it was deferred)")
+    if counted != counted_before + 1:
+        sys.exit(f"expected {counter} to stay at {counted_before + 1} after the drain, it shows {counted}")
+
+
+async def next_event(
+    ws: aiohttp.ClientWebSocketResponse, wanted: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any]:
+    """The data of the next event on `ws` that `wanted` accepts; closes the websocket."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    try:
+        while True:
+            try:
+                message = await asyncio.wait_for(ws.receive_json(), max(0.1, deadline - loop.time()))
+            except TimeoutError:
+                sys.exit(f"no matching event within {timeout:.0f} s")
+            data: dict[str, Any] = message.get("event", {}).get("data", {})
+            if wanted(data):
+                return data
+    finally:
+        await ws.close()
+
+
+async def prove_cooldown(
+    session: aiohttp.ClientSession, base: str, simulator: str, sensors: dict[str, str]
+) -> None:
+    """The same call twice with `cooldown: 600`: the second is suppressed and makes no request at all."""
+    loop = asyncio.get_running_loop()
+    run = secrets.token_hex(3)
+    text = f"Motion at the porch (demo run {run})"
+    call = {
+        "entity_id": "notify.mom_mms",
+        "title": "Motion",
+        "message": text,
+        "cooldown": 600,
+        "tag": f"demo-motion-{run}",  # a new tag each run: this .config remembers earlier runs' cooldowns
+    }
+    counter = sensors["mms_sent_today"]
+    counted_before = await sensor_value(session, base, counter)
+    started = loop.time()
+    first = await send_mms(session, base, call)
+    sends_between = send_requests(await simulator_state(session, simulator))
+    second = await send_mms(session, base, call)
+    state = await simulator_state(session, simulator)
+    arrived = [m for m in state["messages"] if m["text"] == text]
+    sends = send_requests(state) - sends_between
+    counted = await sensor_value(session, base, counter)
+    print(
+        f"Cooldown 600 s, the same call twice in {loop.time() - started:.2f} s: "
+        f"first queued={first.get('queued')}, second suppressed={second.get('suppressed')} "
+        f"queued={second.get('queued')}; the simulator got {len(arrived)} MMS, and {sends} send "
+        f"requests after the second call; {counter}={counted}"
+    )
+    if first.get("queued") != 1 or first.get("suppressed"):
+        sys.exit(f"expected the first call queued for Mom, got {first}")
+    if second != {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}:
+        sys.exit(f"expected the second call suppressed by the cooldown, got {second}")
+    if len(arrived) != 1 or sends != 0:
+        sys.exit(f"expected one MMS and no request for the suppressed call, got {len(arrived)} and {sends}")
+    if counted != counted_before + 1:
+        sys.exit(
+            f"expected {counter} to count the first call only ({counted_before + 1}), it shows {counted}"
+        )
+
+
 async def main() -> None:
     """Bootstrap and report."""
     parser = argparse.ArgumentParser()
@@ -342,7 +652,14 @@ async def main() -> None:
         print(f"SerwerSMS entry {entry_id} ready; API token in {args.token_file}", flush=True)
         await report_recipient_devices(session, args.base, access, entry_id)
         if args.press:
+            sensors = await account_sensors(session, args.base, access, entry_id)
+            family = len(dict(RECIPIENTS)["Family"].split(", "))
+            # The button's MMS to Family, one deferred and one (not two) behind a cooldown to Mom.
+            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 2)
+            await wait_outbox_empty(session, args.base, sensors["outbox"])
             await press_and_report(session, args.base, args.simulator, access, 60)
+            await prove_outbox(session, args.base, args.simulator, access, entry_id, sensors)
+            await prove_cooldown(session, args.base, args.simulator, sensors)
 
 
 if __name__ == "__main__":
