@@ -504,7 +504,7 @@ async def prove_outbox(
     waiting = await sensor_value(session, base, outbox)
     counted = await sensor_value(session, base, counter)
     print(
-        f"Gateway offline; serwersms.send_mms to notify.mom_mms with a porch snapshot returned in "
+        f"Outage: serwersms.send_mms to notify.mom_mms with a porch snapshot returned in "
         f"{loop.time() - started:.2f} s: deferred={reply.get('deferred')} queued={reply.get('queued')} "
         f"recipients={reply.get('recipients')}; {outbox}={waiting}, {counter}={counted}"
     )
