@@ -3,99 +3,140 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 import json
 from pathlib import Path
 import re
 import shutil
+import threading
 from typing import Any
 
-from homeassistant.core import Event, HomeAssistant, callback
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
-from homeassistant.util.async_ import get_scheduled_timer_handles
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    setup_test_component_platform,
+)
 import yaml
 
 from custom_components.serwersms.const import EVENT_MMS_SENT
 from serwersms_simulator import SerwerSmsSimulator
-from tests.conftest import SnapshotCamera
+from tests.conftest import SnapshotCamera, make_jpeg
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "custom_components" / "serwersms"
 
 
-async def test_snapshot_on_motion_blueprint_sends_once_per_cooldown_then_again(
+async def test_snapshot_on_motion_blueprint_keeps_a_cooldown_per_camera_across_a_restart(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
+    """Motion sends an MMS; more motion within the cooldown sends nothing, even after a restart.
+
+    Two automations from the blueprint send to Family with the same (default) title: the hall's
+    camera with a 600 s cooldown, the garage's with the blueprint's longest, 3600 s.
+    """
+    hall = SnapshotCamera("Front door", make_jpeg(640, 480))
+    garage = SnapshotCamera("Garage", make_jpeg(320, 240))
+    setup_test_component_platform(hass, "camera", [hall, garage])
+    assert await async_setup_component(hass, "camera", {"camera": {"platform": "test"}})
     target = Path(hass.config.path("blueprints/automation/serwersms"))
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "blueprints/automation/serwersms/snapshot_on_motion.yaml", target)
     hass.states.async_set("binary_sensor.hall_motion", "off")
+    hass.states.async_set("binary_sensor.garage_motion", "off")
+
+    def from_blueprint(name: str, camera: str, cooldown: int) -> dict[str, Any]:
+        return {
+            "id": name,
+            "alias": name,
+            "use_blueprint": {
+                "path": "serwersms/snapshot_on_motion.yaml",
+                "input": {
+                    "motion_sensor": f"binary_sensor.{name}_motion",
+                    "camera": camera,
+                    "recipients": ["notify.family_mms"],
+                    "cooldown": cooldown,
+                },
+            },
+        }
+
     assert await async_setup_component(
         hass,
         "automation",
         {
-            "automation": {
-                "use_blueprint": {
-                    "path": "serwersms/snapshot_on_motion.yaml",
-                    "input": {
-                        "motion_sensor": "binary_sensor.hall_motion",
-                        "camera": "camera.front_door",
-                        "recipients": ["notify.family_mms"],
-                        "title": "Ruch w holu",
-                        "cooldown": 600,
-                    },
-                }
-            }
+            "automation": [
+                from_blueprint("hall", "camera.front_door", 600),
+                from_blueprint("garage", "camera.garage", 3600),
+            ]
         },
     )
     await hass.async_block_till_done()
-    (automation,) = hass.states.async_entity_ids("automation")
-    sent: asyncio.Queue[Event] = asyncio.Queue()
-    hass.bus.async_listen(EVENT_MMS_SENT, callback(lambda event: sent.put_nowait(event)))
+    sent = async_capture_events(hass, EVENT_MMS_SENT)
 
-    async def cooldown_starts() -> None:
-        """Let the run reach its cooldown delay: a timer due in 600 s (the cooldown input)."""
-        for _ in range(1000):
-            now = hass.loop.time()
-            handles = get_scheduled_timer_handles(hass.loop)
-            if any(595 < handle.when() - now <= 600 for handle in handles if not handle.cancelled()):
-                return
-            await asyncio.sleep(0)
-        pytest.fail("the run never started its cooldown")
+    async def finished(work: Coroutine[Any, Any, None]) -> None:
+        """Await `work`, but fail a run that never ends instead of hanging the suite.
 
-    async def cooldown_passes() -> None:
-        """Move time on (not the wall clock) until the run's cooldown delay is over."""
-        for _ in range(1000):
-            if hass.states.get(automation).attributes["current"] == 0:  # type: ignore[union-attr]
-                await hass.async_block_till_done()
-                return
-            async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=601))
-            await asyncio.sleep(0)
-        pytest.fail("the automation never finished its run")
+        A safety net only (a run takes milliseconds): a run that waits, as the blueprint's old timer
+        did, is cancelled after a real minute. The freezer stops the event loop's clock, so asyncio's
+        own timeouts would never fire.
+        """
+        task = hass.loop.create_task(work)
+        watchdog = threading.Timer(60, hass.loop.call_soon_threadsafe, (task.cancel,))
+        watchdog.start()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pytest.fail("the automation's run never ended")
+        finally:
+            watchdog.cancel()
 
-    hass.states.async_set("binary_sensor.hall_motion", "on")
-    await asyncio.wait_for(sent.get(), 30)  # a safety net only: the send takes milliseconds
-    await cooldown_starts()
-    hass.states.async_set("binary_sensor.hall_motion", "off")
-    hass.states.async_set("binary_sensor.hall_motion", "on")  # inside the cooldown: ignored
-    await cooldown_passes()
-    assert len(simulator.requests_to("messages/send_mms")) == 1
-    hass.states.async_set("binary_sensor.hall_motion", "off")
-    hass.states.async_set("binary_sensor.hall_motion", "on")  # after the cooldown: sends again
-    await asyncio.wait_for(sent.get(), 30)
-    await cooldown_starts()
-    await cooldown_passes()
-    assert len(simulator.requests_to("messages/send_mms")) == 2
-    for request in simulator.requests_to("messages/send_mms"):
-        assert request.fields["title"] == "Ruch w holu"
-        assert request.fields["phone"] == ["+48500600701", "+48500600702"]
-    assert len(simulator.requests_to("files/add")) == 1  # the same snapshot: uploaded once
+    async def motion(name: str) -> None:
+        """The sensor trips; its automation runs to the end (the send, or nothing)."""
+        before = hass.states.get(f"automation.{name}").attributes["last_triggered"]  # type: ignore[union-attr]
+        hass.states.async_set(f"binary_sensor.{name}_motion", "off")
+        hass.states.async_set(f"binary_sensor.{name}_motion", "on")
+        await finished(hass.async_block_till_done())
+        state = hass.states.get(f"automation.{name}")
+        assert state is not None
+        assert state.attributes["last_triggered"] != before  # it ran: what it sent is its own doing
+        assert state.attributes["current"] == 0
+
+    def mms_sent() -> list[dict[str, Any]]:
+        return [request.fields for request in simulator.requests_to("messages/send_mms")]
+
+    await motion("hall")
+    assert [(m["title"], m["phone"]) for m in mms_sent()] == [
+        ("Motion detected", ["+48500600701", "+48500600702"])
+    ]
+    assert (hall.snapshots, len(sent)) == (1, 1)
+
+    freezer.tick(timedelta(seconds=300))
+    await motion("hall")  # inside the cooldown: no snapshot, no MMS
+    assert (len(mms_sent()), hall.snapshots, len(sent)) == (1, 1, 1)
+    await motion("garage")  # another camera, the same title: its own cooldown
+    assert (len(mms_sent()), garage.snapshots, len(sent)) == (2, 1, 2)
+
+    # The account unloads and loads again, as in a restart: the cooldowns come back from storage.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(seconds=299))
+    await motion("hall")  # 599 s after the hall's MMS
+    await motion("garage")
+    assert (len(mms_sent()), hall.snapshots, garage.snapshots) == (2, 1, 1)
+
+    freezer.tick(timedelta(seconds=2))
+    await motion("hall")  # 601 s: the cooldown is over
+    await motion("garage")  # 301 s of its 3600
+    assert (len(mms_sent()), hall.snapshots, garage.snapshots, len(sent)) == (3, 2, 1, 3)
+    assert len(simulator.requests_to("files/add")) == 2  # one picture per camera, uploaded once
 
 
 def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
