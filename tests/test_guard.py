@@ -6,15 +6,16 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
-from serwersms_simulator import SerwerSmsSimulator
+from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
 
 MOM = "notify.mom_mms"
@@ -141,3 +142,17 @@ async def test_a_failed_send_starts_no_cooldown_and_a_bad_cooldown_is_refused(
     with pytest.raises(ServiceValidationError):
         await send(hass, message="x", title="T" * 41, cooldown=60)
     assert (await send(hass, message="x", cooldown=60))[MOM]["queued"] == 1
+
+
+async def test_a_send_that_may_have_gone_out_keeps_its_cooldown(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=0.3)
+    simulator.fail_next("messages/send_mms", Fault("hang_after", hold=2))
+    with pytest.raises(HomeAssistantError) as unknown:
+        await send(hass, message="motion", title="Motion", cooldown=120)
+    assert unknown.value.translation_key == "outcome_unknown"
+    # It may be on the phone already: a second alarm inside the cooldown must not double it.
+    again = await send(hass, message="motion", title="Motion", cooldown=120)
+    assert again[MOM] == {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
+    assert len(simulator.requests_to("messages/send_mms")) == 1

@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.entity import Entity
 import probatio as vol
 
-from .api import SerwerSmsError
+from .api import QUEUED, UNKNOWN, SerwerSmsError, SerwerSmsOutcomeUnknownError
 from .const import (
     ATTR_CAMERA,
     ATTR_CONFIG_ENTRY_ID,
@@ -39,6 +39,7 @@ from .coordinator import SerwerSmsConfigEntry
 from .errors import gateway_error, gateway_errors_translated
 from .guard import CooldownMark
 from .mms.attachments import AttachmentSources, media_content_id
+from .mms.deferred import DEFERRED
 from .mms.recipients import InvalidPhoneNumberError, normalize_phone
 from .mms.sender import invalid
 from .notify import RecipientNotifyEntity
@@ -124,17 +125,24 @@ async def _send_to_account(
     try:
         with gateway_errors_translated(call.hass, entry):
             sent = await entry.runtime_data.sender.async_send(request)
-    except BaseException:
-        for mark in marks.values():
-            mark.undo()  # nothing went out or waits: the cooldown did not start
+    except BaseException as err:
+        if not isinstance(err.__cause__, SerwerSmsOutcomeUnknownError):
+            for mark in marks.values():
+                mark.undo()  # nothing went out or waits: the cooldown did not start
         raise
     for entity in sending:
         entity._async_record_notification()  # noqa: SLF001 - NotifyEntity's own bookkeeping
         response = sent.response(_own_numbers(entity))
-        if entity.entity_id in marks and not (response["queued"] or response.get("deferred")):
+        if entity.entity_id in marks and not _may_have_gone(response):
             marks[entity.entity_id].undo()  # refused for this recipient: the cooldown did not start
         responses[entity.entity_id] = response
     return responses
+
+
+def _may_have_gone(response: dict[str, Any]) -> bool:
+    """Whether an MMS went out, waits in the outbox, or may have gone out (an unknown outcome)."""
+    statuses = {recipient["status"] for recipient in response["recipients"]}
+    return bool(statuses & {QUEUED, UNKNOWN, DEFERRED})
 
 
 async def _send_mms(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:
