@@ -13,6 +13,7 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
+from custom_components.serwersms import housekeeping
 from custom_components.serwersms.mms import uploads
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
@@ -107,3 +108,28 @@ async def test_a_failed_clean_up_is_retried_the_next_day(
     again = await send(hass, camera="camera.front_door")
     assert again["files"][0]["uploaded"] is True
     assert again["queued"] == 1
+
+
+async def test_keep_forever_deletes_nothing_even_past_the_ledger_bound(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(housekeeping, "MAX_LEDGER", 3)
+    hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 0})
+    await hass.async_block_till_done()
+    uploaded = []
+    for seed in range(6):
+        front_door.image = tiny_jpeg(40 * seed + 3)
+        uploaded.append((await send(hass, camera="camera.front_door"))["files"][0]["id"])
+    assert len(set(uploaded)) == 6
+    for _ in range(40):
+        await next_day(hass, freezer)
+    assert simulator.requests_to("files/delete") == []
+    assert set(uploaded) <= set(simulator.files)
+    # Only forgotten: the ledger stays at its bound while nothing leaves the gateway.
+    assert len(loaded_entry.runtime_data.housekeeping) == 3

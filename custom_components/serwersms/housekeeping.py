@@ -56,11 +56,14 @@ def keep_uploads_days(entry: ConfigEntry) -> int:
 
 
 def due_for_deletion(uploads: dict[str, float], now: float, keep_days: int) -> list[str]:
-    """The ids to delete now: last used more than `keep_days` ago, and the overflow over MAX_LEDGER."""
+    """The ids to delete now: last used more than `keep_days` ago, and the overflow over MAX_LEDGER.
+
+    `keep_days` 0 keeps every upload forever: nothing is ever due then.
+    """
+    if not keep_days:
+        return []
     by_age = sorted(uploads, key=uploads.__getitem__)
     overflow = set(by_age[: max(0, len(by_age) - MAX_LEDGER)])
-    if not keep_days:
-        return [file_id for file_id in by_age if file_id in overflow]
     horizon = now - keep_days * _DAY
     return [file_id for file_id in by_age if uploads[file_id] <= horizon or file_id in overflow]
 
@@ -117,7 +120,12 @@ class GatewayHousekeeping:
         for file_id in file_ids:
             if file_id in self._kept:
                 continue
-            self._uploads[file_id] = max(when, self._uploads.get(file_id, 0.0))
+            # Re-inserted, so the ledger runs from least to most recently used.
+            self._uploads[file_id] = max(when, self._uploads.pop(file_id, 0.0))
+        if not keep_uploads_days(self._entry):
+            # Kept forever: nothing will be deleted, so the oldest are only forgotten, never deleted.
+            while len(self._uploads) > MAX_LEDGER:
+                del self._uploads[next(iter(self._uploads))]
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     def exempt(self, file_ids: Collection[str]) -> None:
