@@ -8,9 +8,12 @@ Delivery tracking runs at the product's default schedule on a simulated clock (t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+import hashlib
 import io
+import itertools
 import json
 import os
 from pathlib import Path
@@ -21,6 +24,8 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 import homeassistant
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.json import prepare_save_json
+from homeassistant.util import dt as dt_util
 import numpy as np
 from PIL import Image, ImageDraw
 import pytest
@@ -30,6 +35,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.serwersms.const import CONF_DAILY_LIMIT
 from custom_components.serwersms.mms.gif import fit_burst
 from custom_components.serwersms.mms.images import fit_image, fit_images
 from serwersms_simulator import SerwerSmsSimulator
@@ -132,6 +138,29 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
+def no_daily_limit(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """The spending guard off (`daily_limit: 0`): the benchmark sends far more than 100 MMS a number."""
+    hass.config_entries.async_update_entry(entry, options={**entry.options, CONF_DAILY_LIMIT: 0})
+
+
+def table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    """Rows under a header, in columns."""
+    width = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, width, strict=True))]
+    lines.append("-+-".join("-" * w for w in width))
+    lines += [" | ".join(c.ljust(w) for c, w in zip(row, width, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def write_figures(figures: dict[str, Any], what: str) -> None:
+    """Add `figures` to the JSON file of `scripts/bench --json`, if one was asked for."""
+    if JSON_OUT:
+        path = Path(JSON_OUT)
+        merged = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps(merged | figures, indent=2) + "\n")
+        print(f"\n{what} figures written to {JSON_OUT}")
+
+
 async def test_benchmark(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
@@ -141,6 +170,7 @@ async def test_benchmark(
     loop = asyncio.get_running_loop()
     loop.set_debug(False)  # Home Assistant runs without asyncio debug mode; the harness turns it on
     simulator.credits = None
+    no_daily_limit(hass, loaded_entry)
     rtt_ms = RTT * 1000
     figures: dict[str, float] = {"rtt_ms": rtt_ms, "runs": RUNS}
     rows: list[tuple[str, str, str, str]] = []
@@ -548,10 +578,10 @@ async def test_delivery_benchmark(
         "delivery_event_after_final_max_s": max(latencies),
     }
     rows = [
-        ("9 delivery: 1200 MMS pending, one poll", f"{per_poll_1200} (ideal 3)", "", "<= 3"),
-        ("9 delivery: a day with nothing pending", f"{idle_day} (ideal 0)", "", "0"),
+        ("10 delivery: 1200 MMS pending, one poll", f"{per_poll_1200} (ideal 3)", "", "<= 3"),
+        ("10 delivery: a day with nothing pending", f"{idle_day} (ideal 0)", "", "0"),
         (
-            "9 delivery: report final -> HA event",
+            "10 delivery: report final -> HA event",
             "",
             f"{median(latencies):.1f} s (max {max(latencies):.0f} s; simulated clock)",
             "",
@@ -573,5 +603,259 @@ async def test_delivery_benchmark(
         merged = json.loads(path.read_text()) if path.exists() else {}
         path.write_text(json.dumps(merged | figures, indent=2) + "\n")
         print(f"\ndelivery figures written to {JSON_OUT}")
+    loop.set_debug(True)
+
+
+def real_seconds() -> float:
+    """Real (monotonic) seconds, also under the freezer, which patches time.monotonic and perf_counter."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+class BenchClock:
+    """Home Assistant's clock for the outbox case: the freezer, moved by the benchmark.
+
+    While the integration works (a send, a retry, the drain) the clock follows real time, so the
+    client's real back-off between attempts and the simulator's RTT take their real length. While
+    it only waits for its schedule (`idle()`: no drain running) the clock moves on 0.1 s at a time
+    without waiting, so half a minute of retry schedule costs a fraction of a second.
+    """
+
+    IDLE_STEP = 0.1
+    REAL_SLICE = 0.002
+
+    def __init__(self, hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
+        self._hass = hass
+        self._freezer = freezer
+
+    @staticmethod
+    def now() -> float:
+        """Home Assistant's time now (epoch seconds)."""
+        return dt_util.utcnow().timestamp()
+
+    async def run(
+        self,
+        done: Callable[[], bool],
+        *,
+        idle: Callable[[], bool] = lambda: False,
+        idle_step: float = IDLE_STEP,
+        limit: float = 900.0,
+    ) -> None:
+        """Let time pass until `done()`; more than `limit` seconds of Home Assistant time fails.
+
+        While `idle()` the clock moves at least `idle_step` a turn (the precision of what is timed).
+        """
+        started = self.now()
+        last = real_seconds()
+        while not done():
+            if self.now() - started > limit:
+                raise TimeoutError(f"not done after {limit:.0f} s of Home Assistant time")
+            # Real time passes off the loop; meanwhile the loop serves sockets and finished jobs.
+            await self._hass.async_add_executor_job(time.sleep, self.REAL_SLICE)
+            now = real_seconds()
+            step = now - last
+            last = now
+            if idle():
+                step = max(step, idle_step)
+            self._freezer.tick(timedelta(seconds=step))  # due timers run on the loop's next turn
+
+
+async def test_outbox_benchmark(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    """Outbox: 50 MMS deferred in an outage, drained when the gateway returns (default schedule)."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    simulator.credits = None
+    no_daily_limit(hass, loaded_entry)
+    simulator.latency = RTT
+    clock = BenchClock(hass, freezer)
+    outbox = loaded_entry.runtime_data.outbox
+
+    def draining() -> bool:
+        return outbox._drain_task is not None
+
+    def waiting() -> bool:
+        return not draining()
+
+    async def defer(prefix: str, count: int) -> None:
+        """`count` sends at once while the gateway is down, each a different 1920x1080 snapshot."""
+        pending = distinct_snapshots(count)
+
+        async def next_snapshot(width: int | None = None, height: int | None = None) -> bytes:
+            return pending.pop(0)
+
+        front_door.async_camera_image = next_snapshot  # type: ignore[method-assign]
+
+        async def one(i: int) -> Any:
+            return await hass.services.async_call(
+                "serwersms",
+                "send_mms",
+                {"entity_id": "notify.mom_mms", "camera": "camera.front_door", "message": f"{prefix}{i:02d}"},
+                blocking=True,
+                return_response=True,
+            )
+
+        sends = asyncio.gather(*(one(i) for i in range(count)))
+        await clock.run(sends.done)
+        del front_door.async_camera_image
+        deferred = sum(r["notify.mom_mms"]["deferred"] for r in sends.result())
+        assert deferred == count, f"{deferred} of {count} sends deferred"
+
+    tries: list[float] = []
+
+    async def until_a_try_fails(count: int = 1) -> None:
+        """Let the outbox try the gateway (and fail) `count` more times; note when each try began."""
+        seen = len(tries) + count
+        trying = False
+
+        def done() -> bool:
+            nonlocal trying
+            if draining() and not trying:
+                tries.append(clock.now())
+            trying = draining()
+            return len(tries) >= seen and not trying
+
+        await clock.run(done, idle=waiting)
+
+    # A: 50 MMS deferred; the gateway comes back right after one of the outbox's tries failed, the
+    # longest the schedule can make them wait.
+    await simulator.go_offline()
+    await defer("A", 50)
+    await until_a_try_fails(3)
+    retry_interval = median([b - a for a, b in itertools.pairwise(tries)])
+    order = [m.text for m in outbox.waiting]
+    requests_before = len(simulator.requests)
+    await simulator.go_online()
+    returned = clock.now()
+    drain_started_real = 0.0
+
+    def fifty_accepted() -> bool:
+        nonlocal drain_started_real
+        if not drain_started_real and draining():
+            drain_started_real = real_seconds()
+        return len(simulator.messages) >= 50
+
+    await clock.run(fifty_accepted, idle=waiting)
+    drain_wall = real_seconds() - drain_started_real
+    first_request = next(
+        r.at for r in simulator.requests[requests_before:] if r.endpoint in ("files/add", "messages/send_mms")
+    )
+    last_accepted = simulator.messages[49].created
+    drain_50 = last_accepted - returned
+    in_order = [m.text for m in simulator.messages[:50]] == order
+
+    # B: 50 more, and a second outage in the middle of their drain: the gateway goes down again right
+    # after the 20th of them, stays down 60 s, comes back.
+    await simulator.go_offline()
+    await defer("B", 50)
+    await until_a_try_fails()
+    order += [m.text for m in outbox.waiting]
+    simulator.sends_until_outage = 20
+    await simulator.go_online()
+    await clock.run(lambda: not simulator.online, idle=waiting)
+    down = clock.now()
+    accepted_before_second_outage = len(simulator.messages) - 50
+    await clock.run(lambda: clock.now() >= down + 60, idle=waiting)
+    await simulator.go_online()
+    await clock.run(lambda: len(simulator.messages) >= 100, idle=waiting)
+    # Then ten minutes more: anything sent twice would show up by now.
+    settled = clock.now()
+    await clock.run(lambda: clock.now() >= settled + 600, idle=waiting, idle_step=1.0)
+
+    texts = Counter(m.text for m in simulator.messages)
+    duplicates = sum(count - 1 for count in texts.values())
+    lost = sum(1 for text in order if text not in texts)
+    in_order = in_order and [m.text for m in simulator.messages] == order
+    figures = {
+        "outbox_drain_50_s": round(drain_50, 1),
+        "outbox_first_try_after_return_s": round(first_request - returned, 1),
+        "outbox_drain_50_wall_s": round(drain_wall, 1),
+        "outbox_retry_interval_s": round(retry_interval, 1),
+        "outbox_duplicates": duplicates,
+        "outbox_lost": lost,
+        "outbox_in_order": int(in_order),
+        "outbox_waiting_after": len(outbox),
+        "outbox_second_outage_after": accepted_before_second_outage,
+    }
+    rows = [
+        (
+            "11 outbox: gateway back -> last of 50 deferred MMS accepted",
+            f"{drain_50:.1f} s (first try {first_request - returned:.1f} s after the return; "
+            f"the 50 uploads and sends {drain_wall:.1f} s real)",
+            "<= 35 s",
+        ),
+        ("11 outbox: retry interval while the gateway is down", f"{retry_interval:.1f} s", "30 s"),
+        (
+            f"11 outbox: 100 MMS, second outage after {accepted_before_second_outage}",
+            f"{duplicates} duplicated, {lost} lost, {'in' if in_order else 'OUT OF'} order, "
+            f"{len(outbox)} left waiting",
+            "0, 0, in order, 0",
+        ),
+    ]
+    print(
+        f"\nSerwerSMS outbox benchmark: default schedule (a try every 30 s while MMS wait), RTT {RTT * 1000:.0f} ms; "
+        "Home Assistant's clock (simulated) follows real time while the integration works and skips "
+        "ahead while it only waits\n"
+    )
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "outbox")
+    loop.set_debug(True)
+
+
+async def test_store_benchmark(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The hash -> file-id table after 5,000 distinct snapshots (driven through the account's own table)."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    files = loaded_entry.runtime_data.files
+    snapshot = io.BytesIO()
+    Image.open(io.BytesIO(photo(320, 240, 9))).save(snapshot, "JPEG", quality=80)
+    base = snapshot.getvalue()
+
+    def distinct(i: int) -> bytes:
+        """The same small JPEG with a different comment segment: different bytes, a valid picture."""
+        comment = f"snapshot {i}".encode()
+        return base[:2] + b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment + base[2:]
+
+    count = 5000
+    digests = []
+    started = time.perf_counter()
+    for i in range(count):
+        content = distinct(i)
+        digests.append(hashlib.sha256(content).hexdigest())
+        await files.async_get_or_upload(content, "camera_front_door.jpg", "image/jpeg", digests[-1])
+    wall = time.perf_counter() - started
+    uploads = len(simulator.requests_to("files/add"))
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)  # writes the table now
+    stored = hass_storage[f"serwersms.{loaded_entry.entry_id}.files"]
+    _mode, written = prepare_save_json(stored)  # the bytes Home Assistant writes to .storage
+    size = len(written.encode() if isinstance(written, str) else written)
+    entries = len(stored["data"])
+    newest_kept = list(stored["data"]) == digests[-entries:]
+    figures = {
+        "store_entries_after_5000": entries,
+        "store_bytes_after_5000": size,
+        "store_uploads_5000": uploads,
+        "store_keeps_newest": int(newest_kept),
+    }
+    rows = [
+        (
+            "12 file-id table after 5000 distinct snapshots",
+            f"{entries} entries, {size / 1024:.0f} KB on disk"
+            f"{', the newest' if newest_kept else ', NOT the newest'} ({uploads} uploads, {wall:.0f} s)",
+            "1000 entries (the bound)",
+        ),
+    ]
+    print("\nSerwerSMS gateway storage benchmark: the account's file-id table, fed 5000 different pictures\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "storage")
     print("\nend of benchmark")
     loop.set_debug(True)
