@@ -2,7 +2,9 @@
 
 Runs inside the Home Assistant test harness against the simulator with an injected per-request
 latency (RTT) and prints medians of several runs, with the ratio to the ideal. Figures, not asserts.
-Delivery tracking runs at the product's default schedule on a simulated clock (the freezer).
+Delivery tracking runs at the product's default schedule on a simulated clock (the freezer); so does
+the outbox, on a clock that follows real time while the integration works (see `BenchClock`). The
+gateway-storage case feeds 5,000 pictures straight to the account's file-id table.
 """
 
 from __future__ import annotations
@@ -676,6 +678,7 @@ async def test_outbox_benchmark(
     outbox = loaded_entry.runtime_data.outbox
 
     def draining() -> bool:
+        # Whether the outbox is trying the gateway now; it has no public handle for that.
         return outbox._drain_task is not None
 
     def waiting() -> bool:
@@ -784,8 +787,8 @@ async def test_outbox_benchmark(
     rows = [
         (
             "11 outbox: gateway back -> last of 50 deferred MMS accepted",
-            f"{drain_50:.1f} s (first try {first_request - returned:.1f} s after the return; "
-            f"the 50 uploads and sends {drain_wall:.1f} s real)",
+            f"{drain_50:.1f} s (first request at the gateway {first_request - returned:.1f} s after its return, "
+            f"then the 50 uploads and sends {drain_wall:.1f} s real)",
             "<= 35 s",
         ),
         ("11 outbox: retry interval while the gateway is down", f"{retry_interval:.1f} s", "30 s"),
