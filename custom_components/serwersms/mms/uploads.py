@@ -18,7 +18,7 @@ SAVE_DELAY = 1.0
 # A hit saves an upload only when identical bytes are sent again: a static picture (file, URL, image
 # entity) or one snapshot sent by several calls. Camera frames are never byte-identical over time, so
 # an old entry is almost never hit again. 1,000 is ten days of distinct pictures at the default daily
-# limit of 100 MMS, in a `.storage` file of about 200 KB (an entry is ~200 bytes of JSON; measured by scripts/bench).
+# limit of 100 MMS, in a `.storage` file of about 200 KB (~200 bytes of JSON an entry; scripts/bench).
 MAX_REMEMBERED_FILES = 1000
 
 
