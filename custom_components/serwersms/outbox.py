@@ -276,9 +276,20 @@ class Outbox:
         """Delete an account's outbox (the entry is being removed)."""
         await hass.async_add_executor_job(_remove_all, outbox_dir(hass, entry_id))
 
+    def take_place(self) -> int:
+        """A place in the drain order, taken when a send starts.
+
+        Sends that start together finish fitting and failing in any order: their places keep the
+        outbox's order the order of the calls.
+        """
+        place = self._next_seq
+        self._next_seq += 1
+        return place
+
     async def async_defer(
         self,
         *,
+        place: int,
         phones: list[str],
         title: str,
         text: str | None,
@@ -287,10 +298,14 @@ class Outbox:
         date: datetime | None,
         recipient_ids: tuple[str, ...],
     ) -> None:
-        """Keep an MMS, with its fitted pictures, on disk for later (written before this returns)."""
+        """Keep an MMS, with its fitted pictures, on disk for later (written before this returns).
+
+        `place` comes from `take_place()`. Once begun, the MMS is kept even if the caller is cancelled
+        (an automation reloaded mid-alarm): it waits and goes out like any other.
+        """
         now = dt_util.utcnow().timestamp()
         mms = DeferredMms(
-            seq=self._next_seq,
+            seq=place,
             created=now,
             expires=now + outbox_minutes(self._entry) * 60,
             phones=list(phones),
@@ -300,8 +315,11 @@ class Outbox:
             date=None if date is None else date.timestamp(),
             recipient_ids=recipient_ids,
         )
-        self._next_seq += 1
-        await self._hass.async_add_executor_job(_store, self._folder, mms, list(pictures))
+        await asyncio.shield(self._hass.async_create_task(self._keep(mms, list(pictures))))
+
+    async def _keep(self, mms: DeferredMms, pictures: list[DeferredPicture]) -> None:
+        now = mms.created
+        await self._hass.async_add_executor_job(_store, self._folder, mms, pictures)
         self._items[mms.seq] = mms
         # The gateway was just found unreachable: the next try is one retry interval away.
         self._retry_later()

@@ -83,9 +83,13 @@ class Deferrer(Protocol):
     def enabled(self) -> bool:
         """Whether MMS are deferred now (`outbox_minutes` above 0)."""
 
+    def take_place(self) -> int:
+        """A place in the drain order, taken when a send starts (concurrent sends keep call order)."""
+
     async def async_defer(
         self,
         *,
+        place: int,
         phones: list[str],
         title: str,
         text: str | None,

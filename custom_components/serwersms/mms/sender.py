@@ -374,8 +374,10 @@ class MmsSender:
         self._picture_budget(request, 0)  # the text alone may already be too much: ask nobody
         # Before any snapshot or upload: a runaway automation spends nothing past the daily limit.
         reservation = self._reserve([] if request.test else phones)
+        # Taken now, so MMS of concurrent calls that end up deferred go out in the order of the calls.
+        place = self._outbox.take_place() if self._outbox is not None else 0
         try:
-            return await self._send_reserved(request, title, phones, date, reservation)
+            return await self._send_reserved(request, title, phones, date, reservation, place)
         finally:
             reservation.release()  # whatever was not committed: nothing went out for it
 
@@ -395,6 +397,7 @@ class MmsSender:
         phones: list[str],
         date: datetime | None,
         reservation: Reservation,
+        place: int,
     ) -> MmsOutcome:
         if request.file_ids and self._ledger is not None:
             self._ledger.exempt(request.file_ids)  # the caller's files: never cleaned up
@@ -417,7 +420,11 @@ class MmsSender:
                     raise
                 reachable = False
         if not reachable:
-            await self._defer(phones, title, request, date, fitted, request.file_ids)
+            try:
+                await self._defer(place, phones, title, request, date, fitted)
+            except asyncio.CancelledError:
+                reservation.commit(phones)  # the caller gave up, but the MMS waits all the same
+                raise
             outcome = self._outcome(
                 request, title, date, [RecipientResult(phone, DEFERRED) for phone in phones], (), frames
             )
@@ -432,7 +439,7 @@ class MmsSender:
         not_reached = [o for o in outcomes if isinstance(o.error, SerwerSmsNotReachedError)]
         if not_reached and self._may_defer(request):
             waiting = [phone for o in not_reached for phone in o.phones]
-            await self._defer(waiting, title, request, date, fitted, request.file_ids)
+            await self._defer(place, waiting, title, request, date, fitted)
             outcomes = [o for o in outcomes if o not in not_reached]
         else:
             waiting = []
@@ -475,22 +482,23 @@ class MmsSender:
 
     async def _defer(
         self,
+        place: int,
         phones: list[str],
         title: str,
         request: MmsRequest,
         date: datetime | None,
         fitted: list[FittedImage],
-        file_ids: list[str],
     ) -> None:
         """Keep the MMS for `phones` in the outbox; when even that fails, the gateway error stands."""
         assert self._outbox is not None  # noqa: S101 - checked by _may_defer
         try:
             await self._outbox.async_defer(
+                place=place,
                 phones=phones,
                 title=title,
                 text=request.message or None,
                 pictures=[DeferredPicture(f.content, f.filename, f.content_type, f.digest) for f in fitted],
-                file_ids=list(file_ids),
+                file_ids=list(request.file_ids),
                 date=date,
                 recipient_ids=request.recipient_ids,
             )
