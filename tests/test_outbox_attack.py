@@ -27,7 +27,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.serwersms import outbox as outbox_module
 from custom_components.serwersms.api import SerwerSmsClient
 from custom_components.serwersms.outbox import outbox_dir
-from serwersms_simulator import SerwerSmsSimulator
+from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
 
@@ -144,3 +144,25 @@ async def test_a_caller_cancelled_while_its_mms_is_deferred_still_gets_it_sent_o
     assert [m.text for m in simulator.messages] == ["alarm"]
     assert hass.states.get(OUTBOX).state == "0"
     assert deferred_files(hass, loaded_entry) == []
+
+
+async def test_a_slow_failed_try_is_repeated_thirty_seconds_later_not_sixty(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The gateway is back but answers 429 to the drain's first try, slowly (10 s a request)."""
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    await simulator.go_online()
+    simulator.fail_next(SEND, Fault("status", status=429), times=3)  # the client's three tries
+    simulator.on_request = lambda request: freezer.tick(timedelta(seconds=10))
+    await later(hass, freezer, 30)  # the drain's try: 30 s of gateway time, then refused
+    assert simulator.messages == []
+    simulator.on_request = None
+
+    # From the end of that try, the account tries again within 30 s.
+    for _ in range(30):
+        await later(hass, freezer, 1)
+    assert [m.text for m in simulator.messages] == ["alarm"]
