@@ -20,6 +20,7 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
     setup_test_component_platform,
 )
@@ -166,3 +167,65 @@ async def test_a_slow_failed_try_is_repeated_thirty_seconds_later_not_sixty(
     for _ in range(30):
         await later(hass, freezer, 1)
     assert [m.text for m in simulator.messages] == ["alarm"]
+
+
+async def test_a_given_file_gone_by_the_drain_is_reported_unsent_not_retried(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The user's own `file_id` is deleted in the panel while its MMS waits: 1004 at the drain."""
+    given = await hass.services.async_call(
+        "serwersms", "upload_file", {"camera": "camera.front_door"}, blocking=True, return_response=True
+    )
+    assert given is not None
+    front_door.image = make_jpeg(320, 240)
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    response = await send(hass, message="alarm", camera="camera.front_door", file_id=[given["id"]])
+    assert response["deferred"] == 1
+    del simulator.files[given["id"]]
+    await simulator.go_online()
+    uploads_before = len(simulator.requests_to("files/add"))
+
+    await later(hass, freezer, 30)
+    assert simulator.messages == []
+    (event,) = sent
+    assert event.data["deferred"] is True
+    assert event.data["recipients"] == [
+        {"phone": MOM_PHONE, "status": "unsent", "id": None, "error_code": 1004}
+    ]
+    assert hass.states.get(OUTBOX).state == "0"
+    # Given up at once: no try every 30 s, no picture uploaded again and again until it expires.
+    for _ in range(30):
+        await later(hass, freezer, 30)
+    assert len(simulator.processed_sends) == 0
+    assert len(simulator.requests_to(SEND)) == 1
+    assert len(simulator.requests_to("files/add")) == uploads_before + 1
+    assert len(sent) == 1
+
+
+async def test_an_own_picture_gone_by_the_drain_is_uploaded_again_and_sent_once(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The deferred picture was sent before (its id is reused), then deleted in the panel."""
+    first = await send(hass, message="earlier", camera="camera.front_door")
+    (old_file,) = first["files"]
+    await simulator.go_offline()
+    await send(hass, message="alarm", camera="camera.front_door")
+    del simulator.files[old_file["id"]]
+    await simulator.go_online()
+
+    await later(hass, freezer, 30)
+    await later(hass, freezer, 30)
+    alarm = [m for m in simulator.messages if m.text == "alarm"]
+    assert len(alarm) == 1
+    assert alarm[0].file_ids[0] != old_file["id"]
+    assert alarm[0].file_ids[0] in simulator.files
+    assert hass.states.get(OUTBOX).state == "0"

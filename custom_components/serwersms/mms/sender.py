@@ -582,10 +582,12 @@ class MmsSender:
         outcomes = await self._client.send_mms_batches(
             mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
         )
-        # A reused picture gone from the gateway: refused whole, so upload it anew next time.
-        lost = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)]
+        # A reused picture may be the file gone from the gateway: upload it anew next time. When
+        # nothing was reused, the gone file is the caller's `file_id`: a refusal like any other.
+        reused = {f.id for f in uploaded if not f.uploaded}
+        lost = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)] if reused else []
         if lost:
-            self._files.forget({f.id for f in uploaded if not f.uploaded})
+            self._files.forget(reused)
         later = [o for o in outcomes if isinstance(o.error, _SEND_RETRYABLE) or o in lost]
         done = [o for o in outcomes if o not in later]
         if not done:
