@@ -12,11 +12,16 @@ from datetime import timedelta
 from pathlib import Path
 import threading
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import Camera
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -229,3 +234,332 @@ async def test_an_own_picture_gone_by_the_drain_is_uploaded_again_and_sent_once(
     assert alarm[0].file_ids[0] != old_file["id"]
     assert alarm[0].file_ids[0] in simulator.files
     assert hass.states.get(OUTBOX).state == "0"
+
+
+async def legacy_notify(hass: HomeAssistant, **data: Any) -> None:
+    await hass.services.async_call("notify", "serwersms", data, blocking=True)
+
+
+async def test_only_the_batch_that_never_reached_the_gateway_is_deferred_and_sent_once(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """150 numbers by the legacy service: the gateway goes down right after the first batch of 100."""
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    simulator.sends_until_outage = 1
+    await legacy_notify(hass, message="fire", target=phones)
+
+    assert [m.phone for m in simulator.messages] == phones[:100]
+    assert hass.states.get(OUTBOX).state == "1"
+    (first,) = sent
+    assert (first.data["queued"], first.data["unsent"], first.data["deferred"]) == (100, 0, False)
+    assert [r["status"] for r in first.data["recipients"]] == ["queued"] * 100 + ["deferred"] * 50
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones
+    assert len(simulator.processed_sends) == 2
+    assert [(e.data["queued"], e.data["deferred"]) for e in sent] == [(100, False), (50, True)]
+    assert [r["phone"] for r in sent[1].data["recipients"]] == phones[100:]
+    assert hass.states.get(OUTBOX).state == "0"
+    await later(hass, freezer, 60)
+    assert len(simulator.processed_sends) == 2
+
+
+async def test_a_drain_cut_off_after_its_first_batch_keeps_only_the_rest(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A deferred MMS for 150 numbers; the drain's first batch goes through, then the gateway is down."""
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    await simulator.go_offline()
+    await legacy_notify(hass, message="fire", target=phones)
+    simulator.sends_until_outage = 1
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones[:100]
+    assert hass.states.get(OUTBOX).state == "1"
+
+    # A restart while the rest waits: it is not taken for a send cut off midway.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_an_mms_expiring_while_the_drain_sends_another_is_dropped_not_sent(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The first MMS waited nearly 15 minutes; while it is being sent the second one's time is up."""
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    await send(hass, message="first")
+    await later(hass, freezer, 60)
+    await send(hass, FAMILY, message="second", title="Second")
+    freezer.tick(timedelta(minutes=13, seconds=30))  # the first: 14.5 min old, the second 13.5
+    await simulator.go_online()
+
+    def expire_the_second(_request: RecordedRequest) -> None:
+        freezer.tick(timedelta(minutes=1, seconds=40))  # the send is slow: now both are past 15 min
+        async_fire_time_changed(hass)
+
+    on_send(simulator, expire_the_second)
+    await later(hass, freezer, 1)  # the 30 s retry was due long ago
+    simulator.on_request = None
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    # The one being sent went out; the other's time ran out meanwhile.
+    assert [m.text for m in simulator.messages] == ["first"]
+    assert [(e.data["phone"], e.data["status"], e.data["title"]) for e in delivery] == [
+        (phone, "not_sent", "Second") for phone in FAMILY_PHONES
+    ]
+    assert hass.states.get(OUTBOX).state == "0"
+    await later(hass, freezer, 60)
+    assert [m.text for m in simulator.messages] == ["first"]
+    assert deferred_files(hass, loaded_entry) == []
+
+
+def issue_changes(hass: HomeAssistant, kind: str) -> list[str]:
+    """Record how a repair issue of `kind` comes and goes ("create", "remove", ...)."""
+    changes: list[str] = []
+
+    def record(event: Any) -> None:
+        if event.data["issue_id"].startswith(kind):
+            changes.append(event.data["action"])
+
+    hass.bus.async_listen(ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, record)
+    return changes
+
+
+async def test_a_drain_refused_for_credits_reports_it_and_goes_on_with_the_next(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """One credit left: the first deferred MMS (two numbers) is refused with 3004, the next goes."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    credits_issue = issue_changes(hass, "credits_exhausted")
+    await simulator.go_offline()
+    await send(hass, FAMILY, message="first")
+    await send(hass, MOM, message="second")
+    simulator.credits = 1
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+
+    assert [m.text for m in simulator.messages] == ["second"]
+    refused, went = sent
+    assert refused.data["deferred"] is True
+    assert (refused.data["queued"], refused.data["unsent"]) == (0, 2)
+    assert {r["error_code"] for r in refused.data["recipients"]} == {3004}
+    assert (went.data["deferred"], went.data["queued"]) == (True, 1)
+    # The repair issue came with the refusal, and went with the next MMS that got through.
+    assert credits_issue == ["create", "remove"]
+    assert hass.states.get(OUTBOX).state == "0"
+    await later(hass, freezer, 60)
+    assert [m.text for m in simulator.messages] == ["second"]
+
+
+async def test_refused_credentials_during_the_drain_start_reauth_and_keep_the_mms(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await simulator.go_offline()
+    await send(hass, message="alarm", camera="camera.front_door")
+    token = simulator.token
+    simulator.token = "revoked"
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+
+    assert simulator.messages == []
+    flows = hass.config_entries.flow.async_progress_by_handler("serwersms")
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    assert hass.states.get(OUTBOX).state == "1"
+
+    simulator.token = token  # the user fixed the token in the panel
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_a_drain_rate_limited_and_then_restarted_still_sends_once(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """429 on the drain's send request (after the picture was uploaded), then a restart."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="alarm", camera="camera.front_door")
+    await simulator.go_online()
+    simulator.fail_next(SEND, Fault("status", status=429, retry_after=60))
+    await later(hass, freezer, 30)
+    assert simulator.messages == []
+    assert hass.states.get(OUTBOX).state == "1"
+
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert [(e.data["deferred"], e.data["queued"]) for e in sent] == [(True, 1)]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_a_restart_in_the_middle_of_a_drain_loses_and_duplicates_nothing(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    for i in range(5):
+        await send(hass, message=f"alarm {i}")
+    await simulator.go_online()
+    restarts: list[asyncio.Task[None]] = []
+
+    async def restart() -> None:
+        assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+        assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+
+    def restart_at_the_second_send(_request: RecordedRequest) -> None:
+        if len(simulator.requests_to(SEND)) == 2:
+            restarts.append(hass.async_create_task(restart()))
+
+    on_send(simulator, restart_at_the_second_send)
+    await later(hass, freezer, 30)
+    assert len(restarts) == 1
+    await restarts[0]
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    await later(hass, freezer, 30)
+
+    assert [m.text for m in simulator.messages] == [f"alarm {i}" for i in range(5)]
+    assert len(simulator.processed_sends) == 5
+    assert [e.data["recipients"][0]["status"] for e in sent] == ["queued"] * 5
+    assert hass.states.get(OUTBOX).state == "0"
+    assert deferred_files(hass, loaded_entry) == []
+
+
+async def test_a_scheduled_time_passed_meanwhile_sends_at_once_a_future_one_keeps_its_date(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    soon = dt_util.now() + timedelta(minutes=5)
+    evening = dt_util.now() + timedelta(hours=3)
+    await simulator.go_offline()
+    await send(hass, message="soon", date=soon.isoformat())
+    await send(hass, message="evening", date=evening.isoformat())
+    for _ in range(20):  # ten minutes down: `soon` has passed
+        await later(hass, freezer, 30)
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+
+    by_text = {m.text: m for m in simulator.messages}
+    assert by_text["soon"].scheduled is None
+    assert by_text["evening"].scheduled == evening.astimezone(ZoneInfo("Europe/Warsaw")).strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    requests = {r.fields["text"]: r.fields for r in simulator.requests_to(SEND)}
+    assert "date" not in requests["soon"]
+    assert len(simulator.processed_sends) == 2
+
+
+async def test_lowering_outbox_minutes_applies_to_mms_deferred_afterwards(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An MMS keeps the deadline it was deferred with; the next one gets the new, shorter one."""
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    await send(hass, message="before", title="Before")
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 2})
+    await hass.async_block_till_done()
+    await send(hass, message="after", title="After")
+    for _ in range(6):  # three minutes
+        await later(hass, freezer, 30)
+    assert [e.data["title"] for e in delivery] == ["After"]
+    assert hass.states.get(OUTBOX).state == "1"
+
+    # Switched off: nothing new waits, but what waits is not thrown away.
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 0})
+    await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError):
+        await send(hass, message="off")
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["before"]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_legacy_numbers_deferred_and_expired_fire_delivery_with_no_entity(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """`notify.serwersms` to a number no recipient has, and to Mom's: both expire unsent."""
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    await legacy_notify(hass, message="fire", title="Fire", target=["600 000 001", MOM_PHONE])
+    assert hass.states.get(OUTBOX).state == "1"
+    for _ in range(30):
+        await later(hass, freezer, 30)
+    assert hass.states.get(OUTBOX).state == "0"
+    assert [e.data for e in delivery] == [
+        {
+            "entry_id": loaded_entry.entry_id,
+            "entity_id": entity_id,
+            "message_id": None,
+            "phone": phone,
+            "status": "not_sent",
+            "reason": "gateway_unreachable",
+            "title": "Fire",
+        }
+        for entity_id, phone in ((None, "+48600000001"), (MOM, MOM_PHONE))
+    ]
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert simulator.messages == []
+
+
+async def test_the_recipients_event_entity_shows_not_sent_on_expiry(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await simulator.go_offline()
+    await send(hass, MOM, message="smoke", title="Smoke")
+    before = hass.states.get("event.mom_mms_delivery")
+    family_before = hass.states.get("event.family_mms_delivery")
+    for _ in range(30):
+        await later(hass, freezer, 30)
+    state = hass.states.get("event.mom_mms_delivery")
+    assert state.state != before.state
+    assert state.attributes["event_type"] == "not_sent"
+    assert state.attributes["reason"] == "gateway_unreachable"
+    assert state.attributes["phone"] == MOM_PHONE
+    assert state.attributes["title"] == "Smoke"
+    assert state.attributes["message_id"] is None
+    # Family was not sent this MMS: its entity stays as it was.
+    assert hass.states.get("event.family_mms_delivery").state == family_before.state
