@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+import hashlib
 import io
-import random
 from typing import Any
 
 import aiohttp
@@ -36,7 +36,9 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def picture(seed: int) -> bytes:
     """A small JPEG unique to `seed`."""
     out = io.BytesIO()
-    Image.frombytes("RGB", (16, 12), random.Random(seed).randbytes(16 * 12 * 3)).save(out, "JPEG")
+    Image.frombytes("RGB", (16, 12), hashlib.shake_256(str(seed).encode()).digest(16 * 12 * 3)).save(
+        out, "JPEG"
+    )
     return out.getvalue()
 
 
