@@ -488,6 +488,11 @@ class SerwerSmsSimulator:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None and _local_port(request.transport) == self._control_port:
             raise web.HTTPNotFound(text="the control port has no API; use the gateway port")
+        if not self.online and request.transport is not None:
+            # A connection that got in as the port closed (accepted a turn before, or kept for a
+            # reply): in an outage it is dropped with nothing done, as a pulled cable would.
+            request.transport.abort()
+            return web.Response(status=503)
         endpoint = f"{request.match_info['module']}/{request.match_info['action'].removesuffix('.json')}"
         self.in_flight[endpoint] += 1
         self.most_in_flight[endpoint] = max(self.most_in_flight[endpoint], self.in_flight[endpoint])

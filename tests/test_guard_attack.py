@@ -86,9 +86,9 @@ async def test_each_number_has_its_own_limit_and_finished_sends_free_their_hold(
 
 async def test_deferred_numbers_count_once_against_the_limit(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await set_options(hass, loaded_entry, daily_limit=2)
     await simulator.go_offline()
@@ -109,9 +109,9 @@ async def test_deferred_numbers_count_once_against_the_limit(
 
 async def test_a_send_in_flight_at_midnight_leaves_the_new_day_its_whole_limit(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Limit 1. Yesterday's last MMS is at the gateway as midnight strikes; today's first starts then."""
     freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, seconds=-10))
@@ -166,9 +166,9 @@ async def test_lowering_the_limit_below_todays_count_keeps_the_repair_issue(
 
 async def test_a_cooldown_survives_a_restart_and_spans_midnight(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, minutes=-2))
     assert (await send(hass, MOM, message="motion", cooldown=600))[MOM]["queued"] == 1

@@ -47,10 +47,10 @@ async def send(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
 
 async def test_five_thousand_snapshots_over_sixty_days(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     hass_storage: dict[str, Any],
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Sent through the `serwersms.send_mms` action, as an automation does, at the default options.
 

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import ConfigEntryState
@@ -88,9 +89,9 @@ async def add_cameras(hass: HomeAssistant, cameras: list[Camera]) -> None:
 
 async def test_concurrent_snapshots_while_offline_are_drained_once_each_in_call_order(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Eight cameras, the first the biggest picture (slowest to fit), all sent at once offline."""
     cameras = [SnapshotCamera(f"Cam {i}", make_jpeg(1600 - 150 * i, 1200 - 110 * i)) for i in range(8)]
@@ -99,7 +100,7 @@ async def test_concurrent_snapshots_while_offline_are_drained_once_each_in_call_
     responses = await asyncio.gather(
         *(send(hass, message=f"alarm {i}", camera=f"camera.cam_{i}") for i in range(8))
     )
-    assert [r["deferred"] for r in responses] == [1] * 8
+    assert [r.get("deferred") for r in responses] == [1] * 8
     assert hass.states.get(OUTBOX).state == "8"
 
     await simulator.go_online()
@@ -115,10 +116,10 @@ async def test_concurrent_snapshots_while_offline_are_drained_once_each_in_call_
 
 async def test_a_caller_cancelled_while_its_mms_is_deferred_still_gets_it_sent_once(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An automation reloaded while its alarm MMS is being written to the outbox."""
@@ -154,9 +155,9 @@ async def test_a_caller_cancelled_while_its_mms_is_deferred_still_gets_it_sent_o
 
 async def test_a_slow_failed_try_is_repeated_thirty_seconds_later_not_sixty(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The gateway is back but answers 429 to the drain's first try, slowly (10 s a request)."""
     await simulator.go_offline()
@@ -176,10 +177,10 @@ async def test_a_slow_failed_try_is_repeated_thirty_seconds_later_not_sixty(
 
 async def test_a_given_file_gone_by_the_drain_is_reported_unsent_not_retried(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The user's own `file_id` is deleted in the panel while its MMS waits: 1004 at the drain."""
     given = await hass.services.async_call(
@@ -214,10 +215,10 @@ async def test_a_given_file_gone_by_the_drain_is_reported_unsent_not_retried(
 
 async def test_an_own_picture_gone_by_the_drain_is_uploaded_again_and_sent_once(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The deferred picture was sent before (its id is reused), then deleted in the panel."""
     first = await send(hass, message="earlier", camera="camera.front_door")
@@ -242,9 +243,9 @@ async def legacy_notify(hass: HomeAssistant, **data: Any) -> None:
 
 async def test_only_the_batch_that_never_reached_the_gateway_is_deferred_and_sent_once(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """150 numbers by the legacy service: the gateway goes down right after the first batch of 100."""
     phones = [f"+48501{i:06d}" for i in range(150)]
@@ -258,6 +259,7 @@ async def test_only_the_batch_that_never_reached_the_gateway_is_deferred_and_sen
     assert (first.data["queued"], first.data["unsent"], first.data["deferred"]) == (100, 0, False)
     assert [r["status"] for r in first.data["recipients"]] == ["queued"] * 100 + ["deferred"] * 50
 
+    await hass.async_block_till_done(wait_background_tasks=True)  # the outbox's own try, still down
     await simulator.go_online()
     await later(hass, freezer, 30)
     assert [m.phone for m in simulator.messages] == phones
@@ -271,9 +273,9 @@ async def test_only_the_batch_that_never_reached_the_gateway_is_deferred_and_sen
 
 async def test_a_drain_cut_off_after_its_first_batch_keeps_only_the_rest(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A deferred MMS for 150 numbers; the drain's first batch goes through, then the gateway is down."""
     phones = [f"+48501{i:06d}" for i in range(150)]
@@ -296,25 +298,26 @@ async def test_a_drain_cut_off_after_its_first_batch_keeps_only_the_rest(
 
 async def test_an_mms_expiring_while_the_drain_sends_another_is_dropped_not_sent(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
-    """The first MMS waited nearly 15 minutes; while it is being sent the second one's time is up."""
+    """The first MMS waited 14:30; its send takes 100 s, long enough for both to pass 15 minutes."""
+    loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=300)  # a slow gateway
     delivery = async_capture_events(hass, "serwersms_mms_delivery")
     await simulator.go_offline()
     await send(hass, message="first")
     await later(hass, freezer, 60)
     await send(hass, FAMILY, message="second", title="Second")
-    freezer.tick(timedelta(minutes=13, seconds=30))  # the first: 14.5 min old, the second 13.5
+    freezer.tick(timedelta(minutes=13, seconds=30))  # the first: 14:30 old, the second 13:30
     await simulator.go_online()
 
-    def expire_the_second(_request: RecordedRequest) -> None:
-        freezer.tick(timedelta(minutes=1, seconds=40))  # the send is slow: now both are past 15 min
+    def slow_gateway(_request: RecordedRequest) -> None:
+        freezer.tick(timedelta(seconds=100))
         async_fire_time_changed(hass)
 
-    on_send(simulator, expire_the_second)
-    await later(hass, freezer, 1)  # the 30 s retry was due long ago
+    on_send(simulator, slow_gateway)
+    await later(hass, freezer, 1)  # the drain's next try
     simulator.on_request = None
     await hass.async_block_till_done(wait_background_tasks=True)
 
@@ -343,9 +346,9 @@ def issue_changes(hass: HomeAssistant, kind: str) -> list[str]:
 
 async def test_a_drain_refused_for_credits_reports_it_and_goes_on_with_the_next(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """One credit left: the first deferred MMS (two numbers) is refused with 3004, the next goes."""
     sent = async_capture_events(hass, "serwersms_mms_sent")
@@ -372,10 +375,10 @@ async def test_a_drain_refused_for_credits_reports_it_and_goes_on_with_the_next(
 
 async def test_refused_credentials_during_the_drain_start_reauth_and_keep_the_mms(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await simulator.go_offline()
     await send(hass, message="alarm", camera="camera.front_door")
@@ -397,10 +400,10 @@ async def test_refused_credentials_during_the_drain_start_reauth_and_keep_the_mm
 
 async def test_a_drain_rate_limited_and_then_restarted_still_sends_once(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """429 on the drain's send request (after the picture was uploaded), then a restart."""
     sent = async_capture_events(hass, "serwersms_mms_sent")
@@ -423,9 +426,9 @@ async def test_a_drain_rate_limited_and_then_restarted_still_sends_once(
 
 async def test_a_restart_in_the_middle_of_a_drain_loses_and_duplicates_nothing(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     sent = async_capture_events(hass, "serwersms_mms_sent")
     await simulator.go_offline()
@@ -458,9 +461,9 @@ async def test_a_restart_in_the_middle_of_a_drain_loses_and_duplicates_nothing(
 
 async def test_a_scheduled_time_passed_meanwhile_sends_at_once_a_future_one_keeps_its_date(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     soon = dt_util.now() + timedelta(minutes=5)
     evening = dt_util.now() + timedelta(hours=3)
@@ -484,9 +487,9 @@ async def test_a_scheduled_time_passed_meanwhile_sends_at_once_a_future_one_keep
 
 async def test_lowering_outbox_minutes_applies_to_mms_deferred_afterwards(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """An MMS keeps the deadline it was deferred with; the next one gets the new, shorter one."""
     delivery = async_capture_events(hass, "serwersms_mms_delivery")
@@ -513,9 +516,9 @@ async def test_lowering_outbox_minutes_applies_to_mms_deferred_afterwards(
 
 async def test_legacy_numbers_deferred_and_expired_fire_delivery_with_no_entity(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """`notify.serwersms` to a number no recipient has, and to Mom's: both expire unsent."""
     delivery = async_capture_events(hass, "serwersms_mms_delivery")
@@ -544,9 +547,9 @@ async def test_legacy_numbers_deferred_and_expired_fire_delivery_with_no_entity(
 
 async def test_the_recipients_event_entity_shows_not_sent_on_expiry(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await simulator.go_offline()
     await send(hass, MOM, message="smoke", title="Smoke")
@@ -563,3 +566,231 @@ async def test_the_recipients_event_entity_shows_not_sent_on_expiry(
     assert state.attributes["message_id"] is None
     # Family was not sent this MMS: its entity stays as it was.
     assert hass.states.get("event.family_mms_delivery").state == family_before.state
+
+
+async def test_test_sends_with_pictures_or_given_files_are_never_deferred(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    given = await hass.services.async_call(
+        "serwersms", "upload_file", {"camera": "camera.front_door"}, blocking=True, return_response=True
+    )
+    assert given is not None
+    await simulator.go_offline()
+    for data in ({"camera": "camera.front_door"}, {"file_id": [given["id"]], "message": "x"}):
+        with pytest.raises(HomeAssistantError) as err:
+            await send(hass, test=True, **data)
+        assert err.value.translation_key == "cannot_connect"
+    assert hass.states.get(OUTBOX).state == "0"
+    assert deferred_files(hass, loaded_entry) == []
+
+
+async def test_a_test_send_cut_off_after_its_first_batch_is_not_deferred(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    simulator.sends_until_outage = 1
+    await legacy_notify(hass, message="drill", target=phones, data={"test": True})
+    (event,) = sent
+    assert event.data["test"] is True
+    assert [r["status"] for r in event.data["recipients"]] == ["queued"] * 100 + ["unsent"] * 50
+    assert hass.states.get(OUTBOX).state == "0"
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert len(simulator.requests_to(SEND)) == 1  # the second batch never reached it, then or later
+
+
+async def test_numbers_that_may_have_got_it_are_unknown_and_the_rest_wait(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The cable is pulled while the gateway works on the first batch; the second never gets there."""
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    on_send(simulator, lambda _request: simulator.cut_off())
+    await legacy_notify(hass, message="fire", target=phones)  # no error: 50 numbers wait
+    simulator.on_request = None
+    (event,) = sent
+    assert [r["status"] for r in event.data["recipients"]] == ["unknown"] * 100 + ["deferred"] * 50
+    assert hass.states.get(OUTBOX).state == "1"
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    # The first batch went out once (the gateway acted on it); only the second was sent again.
+    assert sorted(m.phone for m in simulator.messages) == phones
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_an_outbox_that_cannot_be_written_fails_the_call(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The outbox's folder cannot be made (a file is in the way): the send fails as unreachable."""
+    in_the_way = outbox_dir(hass, loaded_entry.entry_id)
+    in_the_way.parent.mkdir(parents=True, exist_ok=True)
+    in_the_way.write_bytes(b"a file, not a folder")
+    await simulator.go_offline()
+    with pytest.raises(HomeAssistantError) as err:
+        await send(hass, message="alarm")
+    assert err.value.translation_key == "cannot_connect"
+    assert hass.states.get(OUTBOX).state == "0"
+    assert hass.states.get(SENT_TODAY).state == "0"
+
+
+async def test_an_upload_refused_at_the_drain_is_reported_unsent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    """The account lost its MMS permission while the MMS waited (3005 on the upload)."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    permission_issue = issue_changes(hass, "mms_not_permitted")
+    await simulator.go_offline()
+    await send(hass, message="alarm", camera="camera.front_door")
+    await send(hass, message="text only")
+    await simulator.go_online()
+    simulator.fail_next("files/add", Fault("error", code=3005))
+    await later(hass, freezer, 30)
+
+    refused, went = sent
+    assert refused.data["deferred"] is True
+    assert refused.data["recipients"] == [
+        {"phone": MOM_PHONE, "status": "unsent", "id": None, "error_code": 3005}
+    ]
+    assert permission_issue[0] == "create"
+    assert [m.text for m in simulator.messages] == ["text only"]
+    assert went.data["queued"] == 1
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_a_scheduled_mms_from_the_outbox_is_followed_from_its_time(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    simulator.clock = lambda: dt_util.utcnow().timestamp()
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    await send(hass, message="evening", date=(dt_util.now() + timedelta(hours=1)).isoformat())
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["evening"]
+    for _ in range(20):  # ten minutes: nothing to ask before the scheduled time
+        await later(hass, freezer, 30)
+    assert simulator.requests_to("messages/reports") == []
+    for _ in range(110):
+        await later(hass, freezer, 30)
+    assert [e.data["status"] for e in delivery] == ["delivered"]
+
+
+async def test_a_kept_write_cut_short_or_a_broken_file_never_goes_out_nor_stops_the_account(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    await simulator.go_offline()
+    await send(hass, message="cut short")
+    await send(hass, message="broken")
+    await send(hass, message="fine")
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    cut, broken, _fine = deferred_files(hass, loaded_entry)
+    cut.rename(cut.with_suffix(".tmp"))  # the power went while it was being written
+    broken.write_bytes(b'{"version": 1, "seq": ')
+    await simulator.go_online()
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["fine"]
+    assert deferred_files(hass, loaded_entry) == []
+
+
+async def test_an_mms_whose_pictures_cannot_be_read_back_does_not_block_the_next(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    await simulator.go_offline()
+    await send(hass, message="first", camera="camera.front_door")
+    await send(hass, message="second")
+    first, _second = deferred_files(hass, loaded_entry)
+    first.write_bytes(first.read_bytes()[:200])  # damaged on disk while it waited
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["second"]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_a_direct_send_during_the_drain_does_not_start_a_second_drain(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A new alarm goes straight out while the outbox is sending its first MMS."""
+    await simulator.go_offline()
+    for i in range(3):
+        await send(hass, message=f"waiting {i}")
+    await simulator.go_online()
+    direct: list[asyncio.Task[Any]] = []
+
+    def new_alarm(_request: RecordedRequest) -> None:
+        if not direct:
+            direct.append(hass.async_create_task(send(hass, FAMILY, message="new")))
+
+    on_send(simulator, new_alarm)
+    await later(hass, freezer, 30)
+    await direct[0]
+    await hass.async_block_till_done(wait_background_tasks=True)
+    waiting = [m.text for m in simulator.messages if m.text != "new"]
+    assert waiting == [f"waiting {i}" for i in range(3)]
+    assert len(simulator.processed_sends) == 4
+
+
+async def test_a_power_cut_while_a_deferred_mms_is_at_the_gateway_never_sends_it_twice(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """What is on disk at the moment the drain's send request is out is what a power cut leaves."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    await simulator.go_online()
+    on_disk: dict[str, bytes] = {}
+
+    def power_cut(_request: RecordedRequest) -> None:
+        on_disk.update({path.name: path.read_bytes() for path in deferred_files(hass, loaded_entry)})
+
+    on_send(simulator, power_cut)
+    await later(hass, freezer, 30)
+    simulator.on_request = None
+    assert [m.text for m in simulator.messages] == ["alarm"]
+
+    # Home Assistant starts again from what the power cut left.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    folder = outbox_dir(hass, loaded_entry.entry_id)
+    for name, data in on_disk.items():
+        (folder / name).write_bytes(data)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert [e.data["recipients"][0]["status"] for e in sent] == ["queued", "unknown"]

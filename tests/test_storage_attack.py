@@ -79,10 +79,10 @@ async def set_options(hass: HomeAssistant, entry: MockConfigEntry, **options: An
 
 async def test_keep_uploads_days_zero_keeps_everything(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await set_options(hass, loaded_entry, keep_uploads_days=0)
     file = await send_picture(hass, front_door, 1)
@@ -93,10 +93,10 @@ async def test_keep_uploads_days_zero_keeps_everything(
 
 async def test_the_users_upload_is_kept_even_when_a_send_reuses_its_bytes(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     front_door.image = picture(1)
     given = await upload_file(hass)
@@ -109,10 +109,10 @@ async def test_the_users_upload_is_kept_even_when_a_send_reuses_its_bytes(
 
 async def test_an_own_upload_the_user_sends_by_file_id_is_kept(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The response's file id, copied into an automation's `file_id`, becomes the user's."""
     file = await send_picture(hass, front_door, 1)
@@ -124,10 +124,10 @@ async def test_an_own_upload_the_user_sends_by_file_id_is_kept(
 
 async def test_a_scheduled_pictures_use_is_not_shortened_by_a_later_send(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Scheduled 45 days ahead, the same picture also sent today: kept until 30 days after day 45."""
     when = (dt_util.now() + timedelta(days=45)).isoformat()
@@ -144,10 +144,10 @@ async def test_a_scheduled_pictures_use_is_not_shortened_by_a_later_send(
 
 async def test_a_file_already_gone_is_forgotten_and_the_clean_up_goes_on(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await set_options(hass, loaded_entry, keep_uploads_days=1)
     first = await send_picture(hass, front_door, 1)
@@ -162,10 +162,10 @@ async def test_a_file_already_gone_is_forgotten_and_the_clean_up_goes_on(
 
 async def test_a_failing_clean_up_stops_for_the_day(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     """The gateway fails the first deletion: the rest waits for tomorrow rather than failing too."""
     await set_options(hass, loaded_entry, keep_uploads_days=1)
@@ -180,10 +180,10 @@ async def test_a_failing_clean_up_stops_for_the_day(
 
 async def test_a_picture_used_again_while_the_clean_up_runs_is_not_deleted(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await set_options(hass, loaded_entry, keep_uploads_days=1)
     old = await send_picture(hass, front_door, 1)
@@ -206,10 +206,10 @@ async def test_a_picture_used_again_while_the_clean_up_runs_is_not_deleted(
 
 async def test_a_clean_up_still_running_at_midnight_is_not_started_twice(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
 ) -> None:
     await set_options(hass, loaded_entry, keep_uploads_days=1)
     files = [await send_picture(hass, front_door, seed) for seed in range(2)]
@@ -235,10 +235,10 @@ async def test_a_clean_up_still_running_at_midnight_is_not_started_twice(
 
 async def test_above_the_ledger_bound_the_least_recently_used_go_early(
     hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
-    freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(housekeeping, "MAX_LEDGER", 5)

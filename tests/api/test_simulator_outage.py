@@ -275,3 +275,34 @@ async def test_control_port_has_no_api(
     ) as response:
         assert response.status == 404
     assert with_control_port.requests == []
+
+
+async def test_a_request_on_a_connection_left_open_by_an_outage_is_dropped_undone(
+    simulator: SerwerSmsSimulator,
+) -> None:
+    """A keep-alive connection that outlived the port closing (it was being accepted right then)."""
+    host, port = simulator.url.removeprefix("http://").rstrip("/").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = (
+        b"POST /account/limits.json HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer "
+        + TOKEN.encode()
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    writer.write(request)
+    head = (await reader.readuntil(b"\r\n\r\n")).decode()
+    assert head.startswith("HTTP/1.1 200")
+    length = next(
+        int(line.split(":")[1]) for line in head.split("\r\n") if line.lower().startswith("content-length")
+    )
+    await reader.readexactly(length)
+    (server_side,) = [c.transport for c in simulator._runner.server.connections if c.transport is not None]  # type: ignore[union-attr]
+    simulator.cut_off(keep=server_side)
+
+    writer.write(request)
+    try:
+        answered = await reader.read(1)  # a byte of an answer, or nothing once dropped
+    except ConnectionResetError:
+        answered = b""
+    writer.close()
+    assert answered == b""
+    assert len(simulator.requests) == 1
