@@ -249,3 +249,33 @@ async def test_a_deferred_send_starts_the_cooldown_a_refused_number_does_not(
     third = await send(hass, FAMILY, message="smoke", title="Smoke", cooldown=600)
     assert third[FAMILY]["deferred"] == 2
     assert (await send(hass, FAMILY, message="smoke", title="Smoke", cooldown=600))[FAMILY] == SUPPRESSED
+
+
+async def test_a_restart_the_next_day_starts_a_new_count(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Home Assistant was off over midnight: yesterday's count is not today's."""
+    await set_options(hass, loaded_entry, daily_limit=1)
+    await send(hass, message="yesterday")
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, hours=7))
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.states.get(SENT_TODAY).state == "0"
+    assert (await send(hass, message="today"))[MOM]["queued"] == 1
+
+
+async def test_a_cooldown_ends_exactly_after_its_seconds(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    assert (await send(hass, message="motion", cooldown=60))[MOM]["queued"] == 1
+    freezer.tick(timedelta(seconds=59.9))
+    assert (await send(hass, message="motion", cooldown=60))[MOM] == SUPPRESSED
+    freezer.tick(timedelta(seconds=0.1))  # 60 s since the first: no longer "less than 60 s ago"
+    assert (await send(hass, message="motion", cooldown=60))[MOM]["queued"] == 1

@@ -168,12 +168,15 @@ async def test_a_failing_clean_up_stops_for_the_day(
     front_door: SnapshotCamera,
 ) -> None:
     """The gateway fails the first deletion: the rest waits for tomorrow rather than failing too."""
+    freezer.move_to(dt_util.start_of_local_day() + timedelta(hours=12))
     await set_options(hass, loaded_entry, keep_uploads_days=1)
     files = [await send_picture(hass, front_door, seed) for seed in range(3)]
     simulator.fail_next(DELETE, Fault("error", code=3100))
     await days_later(hass, freezer, 2)
     assert len(simulator.requests_to(DELETE)) == 1
     assert all(f["id"] in simulator.files for f in files)
+    await days_later(hass, freezer, 1 / 24)  # the next hourly check: not again today
+    assert len(simulator.requests_to(DELETE)) == 1
     await days_later(hass, freezer, 1)
     assert not any(f["id"] in simulator.files for f in files)
 
