@@ -318,7 +318,6 @@ class Outbox:
         await asyncio.shield(self._hass.async_create_task(self._keep(mms, list(pictures))))
 
     async def _keep(self, mms: DeferredMms, pictures: list[DeferredPicture]) -> None:
-        now = mms.created
         await self._hass.async_add_executor_job(_store, self._folder, mms, pictures)
         self._items[mms.seq] = mms
         # The gateway was just found unreachable: the next try is one retry interval away.
