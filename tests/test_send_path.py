@@ -14,6 +14,7 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
+from custom_components.serwersms.api import SerwerSmsApiError
 from custom_components.serwersms.mms import fitting, sender as sender_module
 from custom_components.serwersms.mms.picture_queue import (
     PictureQueue,
@@ -239,6 +240,39 @@ async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
     assert [type(o) for o in outcomes] == [HomeAssistantError, HomeAssistantError]
     assert [o.translation_key for o in outcomes] == ["gateway_error", "gateway_error"]  # type: ignore[union-attr]
     assert len(simulator.requests_to("files/add")) == 1
+    assert simulator.requests_to("messages/send_mms") == []
+
+
+async def test_a_caller_cancelled_before_the_shared_upload_fails_leaves_no_stray_error(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The caller that stayed is told of the refusal; the one that left makes no error in the log."""
+    refuse = asyncio.Event()
+    uploading = asyncio.Event()
+
+    async def upload_refused_later(*_args: Any, **_kwargs: Any) -> str:
+        uploading.set()
+        await refuse.wait()
+        raise SerwerSmsApiError("[3005] no MMS permission", code=3005)
+
+    monkeypatch.setattr(loaded_entry.runtime_data.client, "upload_file", upload_refused_later)
+    first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
+    await asyncio.wait_for(uploading.wait(), timeout=10)
+    await until(lambda: front_door.snapshots == 2, "both callers wait on the one upload")
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    refuse.set()
+    with pytest.raises(HomeAssistantError):
+        await second
+    await hass.async_block_till_done()
+    assert "shielded future" not in caplog.text
     assert simulator.requests_to("messages/send_mms") == []
 
 

@@ -124,7 +124,11 @@ class FileIdCache:
                 self._upload(content, filename, content_type, digest)
             )
             task.add_done_callback(lambda done: self._upload_done(digest, done))
-        uploaded = await asyncio.shield(task)
+        # Waited on, not shielded: a caller cancelled before the upload failed would otherwise have
+        # asyncio log the failure as an error ("exception in shielded future"), though each caller
+        # still waiting is told of it.
+        await asyncio.wait((task,))
+        uploaded = task.result()
         return replace(uploaded, uploaded=False) if shared else uploaded
 
     def _upload_done(self, digest: str, task: asyncio.Task[UploadedFile]) -> None:
