@@ -8,7 +8,9 @@ a `.sending` file found at start-up means Home Assistant stopped while that requ
 MMS may have been sent: it is reported and dropped, never sent again. Each MMS therefore goes out at
 most once; it goes out exactly once unless Home Assistant dies in the middle of its send request.
 
-All file work runs in the executor; the drain runs one MMS at a time as a background task.
+All file work runs in the executor; the drain sends one MMS at a time as a background task. While
+an MMS's send request is out, the next MMS's pictures are read back and uploaded, so a drain takes
+about one round trip per MMS, not two; an upload is never a send, so doing it early repeats nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 import json
 import logging
@@ -32,6 +35,7 @@ from .api import SerwerSmsAuthError, SerwerSmsError
 from .const import CONF_OUTBOX_MINUTES, DEFAULT_OUTBOX_MINUTES, DOMAIN
 from .errors import gateway_error
 from .mms.deferred import DeferredMms, DeferredPicture, RetryLaterError
+from .mms.uploads import UploadedFile
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -57,13 +61,18 @@ def outbox_dir(hass: HomeAssistant, entry_id: str) -> Path:
 class DeferredSender(Protocol):
     """What the outbox needs from the send pipeline."""
 
+    async def async_upload_deferred(
+        self, mms: DeferredMms, pictures: list[DeferredPicture]
+    ) -> list[UploadedFile]:
+        """Upload (or reuse) `mms`'s pictures, announcing nothing; the client's errors as they are."""
+
     async def async_send_deferred(
         self,
         mms: DeferredMms,
-        pictures: list[DeferredPicture],
+        uploads: Awaitable[list[UploadedFile]],
         before_send: Callable[[], Awaitable[None]],
     ) -> tuple[list[str], SerwerSmsError | None]:
-        """Upload and send `mms`; the numbers left for later, and the gateway's refusal if any."""
+        """Send `mms` once `uploads` is done; the numbers left for later, and the refusal if any."""
 
     def report_interrupted(self, mms: DeferredMms) -> None:
         """Home Assistant stopped while `mms`'s send request was out: it may have been sent."""
@@ -195,6 +204,24 @@ def _remove_all(folder: Path) -> None:
 # --- the outbox ----------------------------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Loading:
+    """A deferred MMS's pictures being read back from disk and uploaded, possibly before its turn."""
+
+    seq: int
+    pictures: asyncio.Future[list[DeferredPicture]]
+    uploads: asyncio.Task[list[UploadedFile]]
+
+    def cancel(self) -> None:
+        """Not needed after all (the drain stopped, the MMS expired or cannot be read back).
+
+        Also what keeps a failed one that nobody awaits from being logged as "Task exception was
+        never retrieved": cancelling a finished task marks its exception as seen.
+        """
+        self.pictures.cancel()
+        self.uploads.cancel()
+
+
 class Outbox:
     """Deferred MMS of one account, drained oldest first, each at most once, across restarts."""
 
@@ -216,6 +243,7 @@ class Outbox:
         self._drain_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._current: int | None = None
+        self._next_loading: _Loading | None = None
         self._interrupted: list[DeferredMms] = []
 
     def bind(self, sender: DeferredSender) -> None:
@@ -369,31 +397,65 @@ class Outbox:
                     return
                 mms = self._items[min(self._items)]
                 self._current = mms.seq
-                if not await self._send_one(mms):
+                loading = self._next_loading
+                self._next_loading = None
+                if loading is None or loading.seq != mms.seq:
+                    if loading is not None:
+                        loading.cancel()  # its MMS expired, or an older one was deferred meanwhile
+                    loading = self._start_loading(mms)
+                if not await self._send_one(mms, loading):
                     self._retry_later()
                     return
         finally:
+            if self._next_loading is not None:
+                # Cancelled, an upload still under way finishes: its id is remembered for next time.
+                self._next_loading.cancel()
+                self._next_loading = None
             self._current = None
             self._drain_task = None
 
-    async def _send_one(self, mms: DeferredMms) -> bool:
+    def _start_loading(self, mms: DeferredMms) -> _Loading:
+        """Read `mms`'s pictures back from disk and upload them, as tasks of their own."""
+        assert self._sender is not None  # noqa: S101 - bound before start
+        sender = self._sender
+        pictures = self._hass.async_add_executor_job(_read_pictures, self._folder, mms)
+
+        async def upload() -> list[UploadedFile]:
+            return await sender.async_upload_deferred(mms, await pictures)
+
+        uploads = self._hass.async_create_task(upload())
+        return _Loading(mms.seq, pictures, uploads)
+
+    @callback
+    def _load_next_after(self, seq: int) -> None:
+        """Start on the MMS after `seq` while `seq`'s send request is out."""
+        following = min((s for s in self._items if s > seq), default=None)
+        if following is not None and not self._stopping:
+            self._next_loading = self._start_loading(self._items[following])
+
+    async def _send_one(self, mms: DeferredMms, loading: _Loading) -> bool:
         """Send the oldest MMS; False when the gateway still cannot take it (try again later)."""
         assert self._sender is not None  # noqa: S101 - bound before start
         folder = self._folder
         try:
-            pictures = await self._hass.async_add_executor_job(_read_pictures, folder, mms)
-        except (OSError, ValueError, KeyError, TypeError):
-            _LOGGER.exception("A deferred MMS could not be read back; it is dropped")
+            pictures = await loading.pictures
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            # The file is damaged (a disk error, an edit by hand): what is wrong with it is enough,
+            # a traceback would only show where it was read.
+            _LOGGER.error("A deferred MMS could not be read back (%s); it is dropped", repr(err))  # noqa: TRY400
+            loading.cancel()  # its upload failed with the same error, and is never awaited
             await self._drop(mms)
             return True
 
         async def before_send() -> None:
+            # The gateway just took this MMS's uploads: the next one's go up while this one is sent.
+            self._load_next_after(mms.seq)
             # From here on the MMS may be out: a restart must not send it again.
             await self._hass.async_add_executor_job(_mark_sending, folder, mms.seq)
             mms.sending = True
 
         try:
-            later, refusal = await self._sender.async_send_deferred(mms, pictures, before_send)
+            later, refusal = await self._sender.async_send_deferred(mms, loading.uploads, before_send)
         except RetryLaterError as err:
             if isinstance(err.__cause__, SerwerSmsAuthError):
                 gateway_error(self._hass, self._entry, err.__cause__)  # starts reauth

@@ -556,22 +556,33 @@ class MmsSender:
 
     # --- the outbox's side ---------------------------------------------------------------------
 
+    async def async_upload_deferred(
+        self, mms: DeferredMms, pictures: list[DeferredPicture]
+    ) -> list[UploadedFile]:
+        """Upload (or reuse) a deferred MMS's pictures; the client's errors as they are.
+
+        Nothing is announced here: the outbox may upload an MMS's pictures before its turn (while the
+        one before it is being sent), and what became of it is told at its turn, in order.
+        """
+        return await self._upload(pictures, until=_still_ahead(mms.date))
+
     async def async_send_deferred(
         self,
         mms: DeferredMms,
-        pictures: list[DeferredPicture],
+        uploads: Awaitable[list[UploadedFile]],
         before_send: Callable[[], Awaitable[None]],
     ) -> tuple[list[str], SerwerSmsError | None]:
-        """Upload and send a deferred MMS, awaiting `before_send()` right before the send request.
+        """Send a deferred MMS once `uploads` (its `async_upload_deferred`) is done.
 
-        Returns the numbers still to send later (batches that provably did not reach the gateway)
-        and the gateway's refusal, if any, for the repair issues. Raises `RetryLaterError` when
-        nothing was carried out. Whatever went out, or was refused, or may have gone out, is
-        announced like any send, with `deferred: true`; the spending guard counted it when deferred.
+        `before_send()` is awaited right before the send request. Returns the numbers still to send
+        later (batches that provably did not reach the gateway) and the gateway's refusal, if any,
+        for the repair issues. Raises `RetryLaterError` when nothing was carried out. Whatever went
+        out, or was refused, or may have gone out, is announced like any send, with
+        `deferred: true`; the spending guard counted it when deferred.
         """
         scheduled = _still_ahead(mms.date)
         try:
-            uploaded = await self._upload(pictures, until=scheduled)
+            uploaded = await uploads
         except _UPLOAD_RETRYABLE as err:
             raise RetryLaterError(err.gateway_message) from err
         except SerwerSmsError as err:
