@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -256,12 +257,56 @@ async def test_an_account_loads_while_the_gateway_cannot_be_reached(
     assert hass.states.get("sensor.serwersms_mms_credits").state == STATE_UNAVAILABLE
     assert (await send(hass, message="power is back"))["deferred"] == 1
 
+    polls = len(simulator.requests_to("account/limits"))
+
     await simulator.go_online()
     await later(hass, freezer, 30)
     assert [m.text for m in simulator.messages] == ["power is back"]
-    # The credits come back with the next hourly poll (a send never stands in for a poll).
-    await later(hass, freezer, 3600)
+    # The drain got through: the credits are asked for once then, not an hour later.
+    assert len(simulator.requests_to("account/limits")) == polls + 1
     assert hass.states.get("sensor.serwersms_mms_credits").state == "999"
+    await send(hass, message="all fine")
+    await later(hass, freezer, 60)
+    assert hass.states.get("sensor.serwersms_mms_credits").state == "998"  # counted, not asked
+    assert len(simulator.requests_to("account/limits")) == polls + 1
+    await later(hass, freezer, 3600)
+    assert len(simulator.requests_to("account/limits")) == polls + 2  # then hourly again
+
+
+async def test_after_an_outage_the_credits_are_asked_for_once_however_many_mms_drain(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await simulator.go_offline()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    for i in range(5):
+        assert (await send(hass, message=f"alarm {i}"))["deferred"] == 1
+    polls = len(simulator.requests_to("account/limits"))
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert len(simulator.messages) == 5
+    assert len(simulator.requests_to("account/limits")) == polls + 1
+    assert hass.states.get("sensor.serwersms_mms_credits").state != STATE_UNAVAILABLE
+    # Sends that come back together after another outage: still one poll for them all.
+    await simulator.go_offline()
+    await later(hass, freezer, 3600)
+    assert hass.states.get("sensor.serwersms_mms_credits").state == STATE_UNAVAILABLE
+    await simulator.go_online()
+    await asyncio.gather(*(send(hass, target, message="together") for target in (MOM, FAMILY) * 3))
+    await hass.async_block_till_done()
+    assert len(simulator.requests_to("account/limits")) == polls + 2
+    polls += 1
+    # A poll the gateway answers with an error is not one it could not be reached for.
+    simulator.fail_next("account/limits", Fault("error", code=1005))
+    await later(hass, freezer, 3600)
+    assert hass.states.get("sensor.serwersms_mms_credits").state == STATE_UNAVAILABLE
+    await send(hass, message="after the refusal")
+    await hass.async_block_till_done()
+    assert len(simulator.requests_to("account/limits")) == polls + 2
 
 
 async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(

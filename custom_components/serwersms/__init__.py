@@ -134,6 +134,8 @@ def _async_after_send(hass: HomeAssistant, entry: SerwerSmsConfigEntry, sent: Mm
     clear_send_issues(hass, entry, sent.queued)
     if sent.queued and not sent.test:
         entry.runtime_data.coordinator.note_sent(sent.queued)
+    if sent.queued:
+        entry.runtime_data.coordinator.async_gateway_answered()
     if sent.queued and not sent.deferred:
         # The gateway answers again: whatever waits in the outbox can go now.
         entry.runtime_data.outbox.async_kick()

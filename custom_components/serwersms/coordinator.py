@@ -7,11 +7,11 @@ from datetime import timedelta
 import logging
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsError
+from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsConnectionError, SerwerSmsError
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
 from .delivery import DeliveryTracker
 from .guard import SpendingGuard
@@ -53,23 +53,43 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
         """Poll hourly."""
         super().__init__(hass, _LOGGER, config_entry=entry, name=DOMAIN, update_interval=UPDATE_INTERVAL)
         self._client = client
+        self._unreachable = False  # the last poll could not reach the gateway (or got no answer)
 
     async def _async_update_data(self) -> Limit | None:
         try:
             limit = await self._client.mms_limit()
         except SerwerSmsAuthError as err:
+            self._unreachable = False
             raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed") from err
         except SerwerSmsError as err:
+            self._unreachable = isinstance(err, SerwerSmsConnectionError)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="update_failed",
                 translation_placeholders={"message": err.gateway_message},
             ) from err
+        self._unreachable = False
         if limit is not None and (limit.unlimited or (limit.value or 0) > 0):
             clear_issue(self.hass, self.config_entry, ISSUE_CREDITS_EXHAUSTED)
         if limit is not None and limit.raw_value != "not_available":
             clear_issue(self.hass, self.config_entry, ISSUE_MMS_NOT_PERMITTED)
         return limit
+
+    @callback
+    def async_gateway_answered(self) -> None:
+        """A send got through: when the last poll could not reach the gateway, poll once now.
+
+        After an outage (often at start-up, before the router is up) the credits would otherwise
+        stay unavailable for up to an hour. A poll that never reached the gateway asked it nothing,
+        so this keeps to about one answered poll an hour; a drain of many MMS polls once. A poll
+        the gateway refused is left to the hourly schedule: it would likely refuse again.
+        """
+        if not self._unreachable:
+            return
+        self._unreachable = False  # one poll, however many MMS get through before it answers
+        self.config_entry.async_create_background_task(
+            self.hass, self.async_refresh(), f"{DOMAIN} credits after an outage"
+        )
 
     def note_sent(self, queued: int) -> None:
         """Count MMS just sent against the credits, without asking the gateway again.
