@@ -561,6 +561,20 @@ async def prove_outbox(
     print(f"  {counter}={counted} (counted once: when it was deferred)")
     if counted != counted_before + 1:
         sys.exit(f"expected {counter} to stay at {counted_before + 1} after the drain, it shows {counted}")
+    # The account loaded while the gateway was down: its credits are asked for once the MMS got through.
+    credits_sensor = sensors["mms_credits"]
+    while True:
+        async with session.get(f"{base}/api/states/{credits_sensor}") as response:
+            credits_state = (await response.json()).get("state")
+        if credits_state not in (None, "unavailable"):
+            break
+        if loop.time() - back > DRAIN_TIMEOUT:
+            sys.exit(f"{credits_sensor} still unavailable {DRAIN_TIMEOUT:.0f} s after the gateway's return")
+        await asyncio.sleep(0.5)
+    print(
+        f"  {credits_sensor}={credits_state} {loop.time() - back:.2f} s after the gateway's return "
+        "(unavailable while it was down)"
+    )
 
 
 async def next_event(
