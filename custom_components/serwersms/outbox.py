@@ -356,9 +356,13 @@ class Outbox:
     def async_kick(self) -> None:
         """The gateway answered (or may answer): drain now unless a drain is already running."""
         if self._items and self._drain_task is None and not self._stopping:
-            self._drain_task = self._entry.async_create_background_task(
+            task = self._entry.async_create_background_task(
                 self._hass, self._drain(), f"{DOMAIN} outbox drain"
             )
+            # The task starts eagerly: a drain that found everything expired has already ended (and
+            # cleared `_drain_task`); kept, it would block every later drain.
+            if not task.done():
+                self._drain_task = task
 
     @callback
     def _tick(self, _now: datetime) -> None:
