@@ -7,12 +7,18 @@ to log. Real simulator over loopback; time moves with the freezer only (no real 
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from datetime import timedelta
+import gc
+import json
+import logging
 import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -20,8 +26,11 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.serwersms.api import SerwerSmsClient
+from custom_components.serwersms.api import SerwerSmsClient, SerwerSmsNotReachedError
+from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
+from serwersms_simulator.server import RecordedRequest
+from tests.conftest import SnapshotCamera, make_jpeg
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -105,3 +114,438 @@ async def test_a_direct_send_after_the_only_deferred_mms_expired_leaves_the_outb
         await later(hass, freezer, 30)
     assert texts(simulator) == ["direct", "direct", "next alarm"]
     assert hass.states.get(OUTBOX).state == "0"
+
+
+def pictures_on_disk(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, list[bytes]]:
+    """Each waiting MMS's fitted pictures, by its text, as the outbox keeps them."""
+    kept: dict[str, list[bytes]] = {}
+    for path in sorted(outbox_dir(hass, entry.entry_id).iterdir()):
+        data = json.loads(path.read_bytes())
+        kept[data["text"]] = [base64.b64decode(p["content"]) for p in data["pictures"]]
+    return kept
+
+
+def sent_pictures(simulator: SerwerSmsSimulator, text: str) -> list[bytes]:
+    """The bytes of the files the one message with `text` (to its first number) carried."""
+    (message,) = [m for m in simulator.messages if m.text == text][:1]
+    return [simulator.files[file_id].content for file_id in message.file_ids]
+
+
+def no_stray_errors(caplog: pytest.LogCaptureFixture) -> None:
+    gc.collect()
+    assert "never retrieved" not in caplog.text
+    assert "shielded future" not in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+async def test_a_refusal_of_an_early_upload_is_not_carried_into_a_later_drain(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The second MMS's picture is refused during the first's send, which is then rate limited.
+
+    The first runs out of time before the next try: the second goes first then, and its picture
+    is uploaded anew; the refusal of a try that was given up tells nothing about it.
+    """
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 1})
+    await hass.async_block_till_done()
+    await send(hass, message="first", title="First")
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 15})
+    await hass.async_block_till_done()
+    await send(hass, message="second", camera="camera.front_door")
+    await simulator.go_online()
+    simulator.fail_next(UPLOAD, Fault("error", code=3005))  # the second's, during the first's send
+    simulator.fail_next(SEND, Fault("status", status=429, retry_after=60))  # the first's
+    await later(hass, freezer, 30)
+    assert [r.fault for r in simulator.requests_to(UPLOAD)] == ["error"]
+    assert simulator.messages == []
+
+    await later(hass, freezer, 30)  # the first has run out; the second goes
+    assert [(e.data["status"], e.data["title"]) for e in delivery] == [("not_sent", "First")]
+    assert texts(simulator) == ["second"]
+    assert [(e.data["queued"], e.data["unsent"]) for e in sent] == [(1, 0)]
+    assert sent_pictures(simulator, "second")[0] == simulator.requests_to(UPLOAD)[1].files["file"]
+    assert hass.states.get(OUTBOX).state == "0"
+    no_stray_errors(caplog)
+
+
+async def test_a_stop_during_an_upload_starts_no_early_upload_of_the_next(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant stops while the first MMS's picture goes up: it is sent, nothing else starts."""
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 2)
+    unloading: list[asyncio.Task[bool]] = []
+
+    def stop_at_the_first_upload(request: RecordedRequest) -> None:
+        if request.endpoint == UPLOAD and not unloading:
+            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
+
+    simulator.on_request = stop_at_the_first_upload
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert await unloading[0]
+    simulator.on_request = None
+    await hass.async_block_till_done()
+    assert texts(simulator) == ["alarm 0"]
+    assert len(simulator.requests_to(UPLOAD)) == 1  # the second's picture waits for the start
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0", "alarm 1"]
+    assert len(simulator.requests_to(UPLOAD)) == 2
+    assert len(simulator.processed_sends) == 2
+    no_stray_errors(caplog)
+
+
+async def defer_snapshots(hass: HomeAssistant, camera: SnapshotCamera, count: int, first: int = 0) -> None:
+    """`count` MMS, each with a different snapshot of the front door, sent while the gateway is down."""
+    for i in range(first, first + count):
+        camera.image = make_jpeg(640 - 16 * i, 480)
+        assert (await send(hass, message=f"alarm {i}", camera="camera.front_door"))["deferred"] == 1
+
+
+async def test_an_mms_deferred_mid_drain_with_an_earlier_place_never_gets_the_next_ones_pictures(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call with a `file_id` started before the alarms, but found the gateway gone only mid-drain.
+
+    It took its place first, so it goes right after the MMS being sent, before the one whose
+    picture was uploaded early; it carries its own file only, and that one its own picture.
+    """
+    given = await hass.services.async_call(
+        "serwersms", "upload_file", {"camera": "camera.front_door"}, blocking=True, return_response=True
+    )
+    assert given is not None
+    client = loaded_entry.runtime_data.client
+    release = asyncio.Event()
+
+    async def files_listed_once_the_drain_sends() -> list[Any]:
+        await release.wait()
+        raise SerwerSmsNotReachedError("cannot connect")
+
+    monkeypatch.setattr(client, "list_files", files_listed_once_the_drain_sends)
+    await simulator.go_offline()
+    early_call = hass.async_create_task(send(hass, message="given", file_id=[given["id"]]))
+    await asyncio.sleep(0)
+    await defer_snapshots(hass, front_door, 2)
+    on_disk = pictures_on_disk(hass, loaded_entry)
+    outbox = loaded_entry.runtime_data.outbox
+    answer_send = simulator._send_mms
+
+    async def first_send_waits_for_the_early_call(*args: Any) -> dict[str, Any]:
+        if not simulator.processed_sends:
+            release.set()
+            give_up = real_seconds() + 5.0
+            while len(outbox) < 3 and real_seconds() < give_up:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+            assert len(outbox) == 3
+        return await answer_send(*args)
+
+    monkeypatch.setattr(simulator, "_send_mms", first_send_waits_for_the_early_call)
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert (await early_call)["deferred"] == 1
+    await later(hass, freezer, 30)
+
+    assert texts(simulator) == ["alarm 0", "given", "alarm 1"]
+    by_text = {m.text: m for m in simulator.messages}
+    assert by_text["given"].file_ids == [given["id"]]
+    assert sent_pictures(simulator, "alarm 0") == on_disk["alarm 0"]
+    assert sent_pictures(simulator, "alarm 1") == on_disk["alarm 1"]
+    assert len(simulator.processed_sends) == 3
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_mms_sharing_a_picture_whose_file_was_deleted_upload_it_once_more_and_go_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three alarms with the same picture, whose id (known from an earlier send) is gone (1004).
+
+    The early upload of the second reuses the gone id too; none of them goes out with it, and the
+    picture is uploaded once again, for all three.
+    """
+    earlier = await send(hass, message="earlier", camera="camera.front_door")
+    (old_file,) = earlier["files"]
+    await simulator.go_offline()
+    for i in range(3):
+        await send(hass, message=f"alarm {i}", camera="camera.front_door")
+    del simulator.files[old_file["id"]]
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    await later(hass, freezer, 30)
+
+    assert texts(simulator) == ["earlier", "alarm 0", "alarm 1", "alarm 2"]
+    ids = {tuple(m.file_ids) for m in simulator.messages[1:]}
+    assert len(ids) == 1
+    (new_id,) = ids.pop()
+    assert new_id != old_file["id"]
+    assert new_id in simulator.files
+    assert len(simulator.requests_to(UPLOAD)) == 2
+    assert len(simulator.processed_sends) == 4
+    assert hass.states.get(OUTBOX).state == "0"
+    no_stray_errors(caplog)
+
+
+async def test_a_scheduled_mms_uploaded_early_keeps_its_picture_past_the_clean_up(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    """The next MMS is for three hours from now; its picture goes up during the first one's send.
+
+    With uploads kept one day, the next day's clean-up deletes the first picture, not the
+    scheduled one's: that counts as used at its scheduled time.
+    """
+    hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
+    await hass.async_block_till_done()
+    evening = dt_util.now() + timedelta(hours=3)
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 1)
+    front_door.image = make_jpeg(320, 240)
+    await send(hass, message="evening", camera="camera.front_door", date=evening.isoformat())
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0", "evening"]
+    first, scheduled = (m.file_ids[0] for m in simulator.messages)
+    assert simulator.messages[1].scheduled is not None
+
+    await later(hass, freezer, 25 * 3600)
+    assert first not in simulator.files
+    assert scheduled in simulator.files
+    await later(hass, freezer, 24 * 3600)
+    assert scheduled not in simulator.files
+
+
+TRANSIENT = {
+    "401": Fault("status", status=401),
+    "429": Fault("status", status=429, retry_after=60),
+    "503": Fault("status", status=503),
+    "reset": Fault("reset"),
+}
+
+
+@pytest.mark.parametrize("fault", list(TRANSIENT))
+async def test_an_early_upload_that_fails_for_now_delays_its_mms_but_sends_it_once_in_order(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+) -> None:
+    """The second MMS's picture fails to go up (every try of the client) while the first is sent."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="first")
+    await defer_snapshots(hass, front_door, 2, first=1)
+    on_disk = pictures_on_disk(hass, loaded_entry)
+    await simulator.go_online()
+    # Every try of the client: one for what it does not repeat (401, 429 for a minute), else three.
+    simulator.fail_next(UPLOAD, TRANSIENT[fault], times=1 if fault in ("401", "429") else 3)
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["first"]
+    assert hass.states.get(OUTBOX).state == "2"
+
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["first", "alarm 1", "alarm 2"]
+    assert sent_pictures(simulator, "alarm 1") == on_disk["alarm 1"]
+    assert sent_pictures(simulator, "alarm 2") == on_disk["alarm 2"]
+    assert [(e.data["queued"], e.data["deferred"]) for e in sent] == [(1, True)] * 3
+    assert len(simulator.processed_sends) == 3
+    assert hass.states.get(OUTBOX).state == "0"
+    await later(hass, freezer, 60)
+    assert len(simulator.requests_to(SEND)) == 3
+    no_stray_errors(caplog)
+
+
+@pytest.mark.parametrize("code", [1004, 3004, 3005])
+async def test_an_early_upload_refused_reports_that_mms_unsent_at_its_turn_and_the_next_goes(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+) -> None:
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="first")
+    await defer_snapshots(hass, front_door, 2, first=1)
+    on_disk = pictures_on_disk(hass, loaded_entry)
+    await simulator.go_online()
+    simulator.fail_next(UPLOAD, Fault("error", code=code))
+    await later(hass, freezer, 30)
+
+    assert texts(simulator) == ["first", "alarm 2"]
+    assert sent_pictures(simulator, "alarm 2") == on_disk["alarm 2"]
+    assert [(e.data["queued"], e.data["unsent"]) for e in sent] == [(1, 0), (0, 1), (1, 0)]
+    assert sent[1].data["recipients"][0]["error_code"] == code
+    assert hass.states.get(OUTBOX).state == "0"
+    await later(hass, freezer, 60)
+    assert len(simulator.requests_to(SEND)) == 2
+    no_stray_errors(caplog)
+
+
+async def test_a_direct_send_of_the_same_picture_during_the_drain_shares_the_early_upload(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A new alarm with the very snapshot the next deferred MMS carries, while the first is sent."""
+    await simulator.go_offline()
+    await send(hass, message="a")
+    await send(hass, message="b", camera="camera.front_door")
+    await simulator.go_online()
+    direct: list[asyncio.Task[dict[str, Any]]] = []
+
+    def new_alarm(request: RecordedRequest) -> None:
+        if request.endpoint == SEND and not direct:
+            direct.append(hass.async_create_task(send(hass, FAMILY, message="d", camera="camera.front_door")))
+
+    simulator.on_request = new_alarm
+    await later(hass, freezer, 30)
+    response = await direct[0]
+    simulator.on_request = None
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert response["queued"] == 2
+    assert [t for t in texts(simulator) if t != "d"] == ["a", "b"]
+    assert texts(simulator).count("d") == 2
+    by_text = {m.text: m for m in simulator.messages}
+    assert by_text["b"].file_ids == by_text["d"].file_ids
+    assert len(simulator.requests_to(UPLOAD)) == 1  # one picture, uploaded once for both
+    assert len(simulator.processed_sends) == 3
+    assert hass.states.get(OUTBOX).state == "0"
+    no_stray_errors(caplog)
+
+
+async def test_the_outbox_switched_off_mid_drain_still_sends_what_waits_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 3)
+    await simulator.go_online()
+
+    def switch_off(request: RecordedRequest) -> None:
+        if request.endpoint == SEND and loaded_entry.options.get("outbox_minutes") != 0:
+            hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 0})
+
+    simulator.on_request = switch_off
+    await later(hass, freezer, 30)
+    simulator.on_request = None
+    assert texts(simulator) == ["alarm 0", "alarm 1", "alarm 2"]
+    assert len(simulator.processed_sends) == 3
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def test_a_restart_after_an_early_upload_was_refused_leaves_nothing_for_asyncio_to_log(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The second's picture is refused during the first's send, and Home Assistant restarts then."""
+    caplog.set_level(logging.WARNING)
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await send(hass, message="first")
+    await defer_snapshots(hass, front_door, 1, first=1)
+    simulator.fail_next(UPLOAD, Fault("error", code=3005))
+    unloading: list[asyncio.Task[bool]] = []
+
+    def stop_during_first_send(request: RecordedRequest) -> None:
+        if request.endpoint == SEND and not unloading:
+            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
+
+    simulator.on_request = stop_during_first_send
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    simulator.on_request = None
+    assert await unloading[0]
+    await hass.async_block_till_done()
+    assert [r.fault for r in simulator.requests_to(UPLOAD)] == ["error"]
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["first", "alarm 1"]
+    assert [(e.data["queued"], e.data["unsent"]) for e in sent] == [(1, 0), (1, 0)]
+    no_stray_errors(caplog)
+
+
+async def test_two_dozen_mms_for_both_recipients_go_once_each_in_order_with_their_own_pictures(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """24 MMS: Mom and the family in turn, some text only, some repeating the snapshot before."""
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    expected: list[str] = []
+    for i in range(24):
+        target = MOM if i % 2 == 0 else FAMILY
+        if i % 3 == 2:
+            await send(hass, target, message=f"mms {i}")
+        else:
+            if i % 4 != 1:  # every fourth from the second repeats the snapshot before it
+                front_door.image = make_jpeg(640 - 8 * i, 480)
+            await send(hass, target, message=f"mms {i}", camera="camera.front_door")
+        expected += [f"mms {i}"] * (1 if target == MOM else 2)
+    on_disk = pictures_on_disk(hass, loaded_entry)
+    assert hass.states.get(OUTBOX).state == "24"
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+
+    assert texts(simulator) == expected
+    for i in range(24):
+        assert sent_pictures(simulator, f"mms {i}") == on_disk[f"mms {i}"]
+    assert len(simulator.processed_sends) == 24
+    assert [e.data["queued"] for e in sent] == [1 if i % 2 == 0 else 2 for i in range(24)]
+    assert all(e.data["deferred"] for e in sent)
+    distinct = {p for pictures in on_disk.values() for p in pictures}
+    assert len(simulator.requests_to(UPLOAD)) == len(distinct)
+    assert hass.states.get(OUTBOX).state == "0"
+    assert list(outbox_dir(hass, loaded_entry.entry_id).iterdir()) == []
+    await later(hass, freezer, 60)
+    assert len(simulator.requests_to(SEND)) == 24
+    no_stray_errors(caplog)
