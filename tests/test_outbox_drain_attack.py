@@ -549,3 +549,48 @@ async def test_two_dozen_mms_for_both_recipients_go_once_each_in_order_with_thei
     await later(hass, freezer, 60)
     assert len(simulator.requests_to(SEND)) == 24
     no_stray_errors(caplog)
+
+
+async def test_a_clean_up_during_the_drain_never_leaves_an_mms_without_its_picture(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The day's clean-up runs as the drain starts, and deletes the picture the next MMS reuses.
+
+    It is the oldest of three due files (deleted one by one, the ids forgotten at the end): the
+    early upload of the second MMS may reuse its id in between. Whatever comes first, the MMS goes
+    out once, with a file the gateway still has.
+    """
+    static = front_door.image
+    for i in range(3):
+        front_door.image = static if i == 0 else make_jpeg(300 + 10 * i, 200)
+        await send(hass, message=f"earlier {i}", camera="camera.front_door")
+    old_content = simulator.files[simulator.messages[0].file_ids[0]].content
+    await later(hass, freezer, 2 * 86400)  # kept 30 days: nothing is deleted yet
+    assert len(simulator.files) == 3
+    await simulator.go_offline()
+    front_door.image = make_jpeg(320, 240)
+    await send(hass, message="first", camera="camera.front_door")
+    front_door.image = static
+    await send(hass, message="second", camera="camera.front_door")  # the picture sent two days ago
+    hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
+    await hass.async_block_till_done()
+    await simulator.go_online()
+    cleanup = hass.async_create_task(loaded_entry.runtime_data.housekeeping._run())
+    await later(hass, freezer, 30)
+    await cleanup
+    await later(hass, freezer, 30)
+
+    assert texts(simulator) == ["earlier 0", "earlier 1", "earlier 2", "first", "second"]
+    second = next(m for m in simulator.messages if m.text == "second")
+    assert [simulator.files[f].content for f in second.file_ids] == [old_content]
+    assert len(simulator.processed_sends) == 5
+    # The two pictures no MMS needs are gone; the one the second reused is not, or was uploaded anew.
+    for message in simulator.messages[1:3]:
+        assert message.file_ids[0] not in simulator.files
+    assert hass.states.get(OUTBOX).state == "0"
+    no_stray_errors(caplog)
