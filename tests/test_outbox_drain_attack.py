@@ -594,3 +594,48 @@ async def test_a_clean_up_during_the_drain_never_leaves_an_mms_without_its_pictu
         assert message.file_ids[0] not in simulator.files
     assert hass.states.get(OUTBOX).state == "0"
     no_stray_errors(caplog)
+
+
+async def test_a_restart_while_the_next_picture_goes_up_leaves_no_file_the_clean_up_never_deletes(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Home Assistant stops while the second MMS's picture is at the gateway (early, during the first's send).
+
+    That upload is not repeated after the restart, and its file is on the clean-up's list: with
+    uploads kept one day, nothing the integration uploaded is left on the gateway days later.
+    """
+    hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
+    await hass.async_block_till_done()
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 2)
+    unloading: list[asyncio.Task[bool]] = []
+    answer_upload = simulator._files_add
+
+    async def second_upload_answered_once_unloaded(*args: Any) -> dict[str, Any]:
+        if len(simulator.requests_to(UPLOAD)) == 2:
+            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
+            give_up = real_seconds() + 1.0
+            while not unloading[0].done() and real_seconds() < give_up:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+        return await answer_upload(*args)
+
+    monkeypatch.setattr(simulator, "_files_add", second_upload_answered_once_unloaded)
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert await unloading[0]
+    await hass.async_block_till_done()
+    assert texts(simulator) == ["alarm 0"]
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0", "alarm 1"]
+    assert len(simulator.requests_to(UPLOAD)) == 2  # the second's picture went up once
+    for _ in range(3):
+        await later(hass, freezer, 86400)
+    assert simulator.files == {}

@@ -411,12 +411,18 @@ class Outbox:
                     self._retry_later()
                     return
         finally:
-            if self._next_loading is not None:
-                # Cancelled, an upload still under way finishes: its id is remembered for next time.
-                self._next_loading.cancel()
-                self._next_loading = None
             self._current = None
-            self._drain_task = None
+            loading, self._next_loading = self._next_loading, None
+            try:
+                if loading is not None:
+                    # An upload under way is let finish, not cut off: it would finish all the same, but
+                    # unlisted, so the clean-up would never delete its file (nor would a restart know
+                    # its id). Done, it is on the list and in the file-id table before any unload.
+                    await asyncio.wait((loading.uploads,))
+            finally:
+                if loading is not None:
+                    loading.cancel()  # a failure nobody awaits is marked as seen
+                self._drain_task = None
 
     def _start_loading(self, mms: DeferredMms) -> _Loading:
         """Read `mms`'s pictures back from disk and upload them, as tasks of their own."""
