@@ -616,17 +616,22 @@ async def test_a_restart_while_the_next_picture_goes_up_leaves_no_file_the_clean
     unloading: list[asyncio.Task[bool]] = []
     answer_upload = simulator._files_add
 
+    def stop_during_first_send(request: RecordedRequest) -> None:
+        if request.endpoint == SEND and not unloading:
+            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
+
     async def second_upload_answered_once_unloaded(*args: Any) -> dict[str, Any]:
         if len(simulator.requests_to(UPLOAD)) == 2:
-            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
             give_up = real_seconds() + 1.0
-            while not unloading[0].done() and real_seconds() < give_up:  # noqa: ASYNC110
+            while not (unloading and unloading[0].done()) and real_seconds() < give_up:  # noqa: ASYNC110
                 await asyncio.sleep(0)
         return await answer_upload(*args)
 
+    simulator.on_request = stop_during_first_send
     monkeypatch.setattr(simulator, "_files_add", second_upload_answered_once_unloaded)
     await simulator.go_online()
     await later(hass, freezer, 30)
+    simulator.on_request = None
     assert await unloading[0]
     await hass.async_block_till_done()
     assert texts(simulator) == ["alarm 0"]
