@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
@@ -17,18 +16,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.helpers import call_send_mms
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
 SENT_TODAY = "sensor.serwersms_mms_sent_today"
-
-
-async def send(hass: HomeAssistant, target: str | list[str] = MOM, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response  # type: ignore[return-value]
 
 
 def limit_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
@@ -48,7 +40,7 @@ async def test_a_runaway_automation_sends_exactly_the_daily_limit(
     refused: list[ServiceValidationError] = []
     for _ in range(10):  # 1,000 sends in a minute, 100 at a time
         results = await asyncio.gather(
-            *(send(hass, camera="camera.front_door", message="motion") for _ in range(100)),
+            *(call_send_mms(hass, camera="camera.front_door", message="motion") for _ in range(100)),
             return_exceptions=True,
         )
         refused += [r for r in results if isinstance(r, ServiceValidationError)]
@@ -68,14 +60,14 @@ async def test_a_runaway_automation_sends_exactly_the_daily_limit(
     assert await hass.config_entries.async_setup(loaded_entry.entry_id)
     await hass.async_block_till_done()
     with pytest.raises(ServiceValidationError):
-        await send(hass, message="again")
+        await call_send_mms(hass, message="again")
 
     freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, seconds=1))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
     assert limit_issue(hass, loaded_entry) is None
     assert hass.states.get(SENT_TODAY).state == "0"
-    assert (await send(hass, message="a new day"))[MOM]["queued"] == 1
+    assert (await call_send_mms(hass, message="a new day"))[MOM]["queued"] == 1
     assert len(simulator.messages) == 101
 
 
@@ -84,16 +76,16 @@ async def test_raising_the_limit_takes_the_repair_issue_away(
 ) -> None:
     hass.config_entries.async_update_entry(loaded_entry, options={"daily_limit": 1})
     await hass.async_block_till_done()
-    await send(hass, FAMILY, message="one")
+    await call_send_mms(hass, FAMILY, message="one")
     with pytest.raises(ServiceValidationError) as err:
-        await send(hass, [MOM, FAMILY], message="two")
+        await call_send_mms(hass, [MOM, FAMILY], message="two")
     assert err.value.translation_placeholders == {"limit": "1", "sent_today": "1", "needed": "3"}
     assert hass.states.get(SENT_TODAY).state == "2"  # two numbers
     assert limit_issue(hass, loaded_entry) is not None
     hass.config_entries.async_update_entry(loaded_entry, options={"daily_limit": 5})
     await hass.async_block_till_done()
     assert limit_issue(hass, loaded_entry) is None
-    assert (await send(hass, MOM, message="three"))[MOM]["queued"] == 1
+    assert (await call_send_mms(hass, MOM, message="three"))[MOM]["queued"] == 1
 
 
 async def test_test_sends_do_not_count(
@@ -102,9 +94,9 @@ async def test_test_sends_do_not_count(
     hass.config_entries.async_update_entry(loaded_entry, options={"daily_limit": 1})
     await hass.async_block_till_done()
     for _ in range(3):
-        await send(hass, message="test", test=True)
+        await call_send_mms(hass, message="test", test=True)
     assert hass.states.get(SENT_TODAY).state == "0"
-    assert (await send(hass, message="real"))[MOM]["queued"] == 1
+    assert (await call_send_mms(hass, message="real"))[MOM]["queued"] == 1
 
 
 async def test_a_cooldown_suppresses_without_a_snapshot_or_a_request(
@@ -114,11 +106,11 @@ async def test_a_cooldown_suppresses_without_a_snapshot_or_a_request(
     front_door: SnapshotCamera,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    first = await send(hass, MOM, camera="camera.front_door", title="Motion", cooldown=120)
+    first = await call_send_mms(hass, MOM, camera="camera.front_door", title="Motion", cooldown=120)
     assert first[MOM]["queued"] == 1
     requests = len(simulator.requests)
     freezer.tick(timedelta(seconds=119))
-    again = await send(hass, [MOM, FAMILY], camera="camera.front_door", title="Motion", cooldown=120)
+    again = await call_send_mms(hass, [MOM, FAMILY], camera="camera.front_door", title="Motion", cooldown=120)
     assert again[MOM] == {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
     assert again[FAMILY]["queued"] == 2
     assert [m.phone for m in simulator.messages[1:]] == ["+48500600701", "+48500600702"]
@@ -127,21 +119,21 @@ async def test_a_cooldown_suppresses_without_a_snapshot_or_a_request(
     made = [r.endpoint for r in simulator.requests[requests:] if r.endpoint != "messages/reports"]
     assert made == ["messages/send_mms"]
 
-    other_tag = await send(hass, MOM, message="door", title="Motion", tag="door", cooldown=120)
+    other_tag = await call_send_mms(hass, MOM, message="door", title="Motion", tag="door", cooldown=120)
     assert other_tag[MOM]["queued"] == 1
     freezer.tick(timedelta(seconds=2))
-    assert (await send(hass, MOM, message="later", title="Motion", cooldown=120))[MOM]["queued"] == 1
+    assert (await call_send_mms(hass, MOM, message="later", title="Motion", cooldown=120))[MOM]["queued"] == 1
 
 
 async def test_a_failed_send_starts_no_cooldown_and_a_bad_cooldown_is_refused(
     hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
 ) -> None:
     with pytest.raises(ServiceValidationError) as err:
-        await send(hass, message="x", cooldown=86401)
+        await call_send_mms(hass, message="x", cooldown=86401)
     assert err.value.translation_key == "invalid_cooldown"
     with pytest.raises(ServiceValidationError):
-        await send(hass, message="x", title="T" * 41, cooldown=60)
-    assert (await send(hass, message="x", cooldown=60))[MOM]["queued"] == 1
+        await call_send_mms(hass, message="x", title="T" * 41, cooldown=60)
+    assert (await call_send_mms(hass, message="x", cooldown=60))[MOM]["queued"] == 1
 
 
 async def test_a_send_that_may_have_gone_out_keeps_its_cooldown(
@@ -150,9 +142,9 @@ async def test_a_send_that_may_have_gone_out_keeps_its_cooldown(
     loaded_entry.runtime_data.client._timeout = aiohttp.ClientTimeout(total=0.3)
     simulator.fail_next("messages/send_mms", Fault("hang_after", hold=2))
     with pytest.raises(HomeAssistantError) as unknown:
-        await send(hass, message="motion", title="Motion", cooldown=120)
+        await call_send_mms(hass, message="motion", title="Motion", cooldown=120)
     assert unknown.value.translation_key == "outcome_unknown"
     # It may be on the phone already: a second alarm inside the cooldown must not double it.
-    again = await send(hass, message="motion", title="Motion", cooldown=120)
+    again = await call_send_mms(hass, message="motion", title="Motion", cooldown=120)
     assert again[MOM] == {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
     assert len(simulator.requests_to("messages/send_mms")) == 1

@@ -17,6 +17,7 @@ from custom_components.serwersms import housekeeping
 from custom_components.serwersms.mms import uploads
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.helpers import send
 
 MOM = "notify.mom_mms"
 BOUND = 40
@@ -26,14 +27,6 @@ def tiny_jpeg(seed: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (16, 12), (seed % 256, (seed // 256) % 256, 7)).save(out, "JPEG")
     return out.getvalue()
-
-
-async def send(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": MOM, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[MOM]  # type: ignore[return-value]
 
 
 async def next_day(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:

@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 from custom_components.serwersms.mms.uploads import MAX_REMEMBERED_FILES
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.helpers import send
 
 MOM = "notify.mom_mms"
 CAMERAS = 10  # an MMS carries at most 10 pictures: 500 MMS of ten snapshots each
@@ -35,14 +36,6 @@ def tiny_jpeg(seed: int) -> bytes:
         out, "JPEG"
     )
     return out.getvalue()
-
-
-async def send(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": MOM, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[MOM]  # type: ignore[return-value]
 
 
 async def test_five_thousand_snapshots_over_sixty_days(

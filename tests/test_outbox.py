@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,14 +16,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
-from custom_components.serwersms.api import SerwerSmsClient
-from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.helpers import client_without_pauses, later, outbox_files, send
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -35,24 +31,8 @@ OUTBOX = "sensor.serwersms_outbox"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client's own quick retries without their real-time pauses (time moves with the freezer)."""
-    defaults = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
-    monkeypatch.setattr(SerwerSmsClient.__init__, "__kwdefaults__", defaults | {"backoff": 0.0})
-
-
-async def send(hass: HomeAssistant, target: str = MOM, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[target]  # type: ignore[return-value]
-
-
-async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let `seconds` of Home Assistant time pass."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    """The client's own quick retries without their pauses (time moves with the freezer)."""
+    client_without_pauses(monkeypatch)
 
 
 async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -61,11 +41,6 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def deferred_mms(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:
-    folder = outbox_dir(hass, entry.entry_id)
-    return sorted(folder.iterdir()) if folder.is_dir() else []
 
 
 async def test_an_outage_with_a_restart_loses_and_duplicates_nothing(
@@ -91,7 +66,7 @@ async def test_an_outage_with_a_restart_loses_and_duplicates_nothing(
         }
         await later(hass, freezer, 12)
     assert hass.states.get(OUTBOX).state == "50"
-    assert len(deferred_mms(hass, loaded_entry)) == 50
+    assert len(outbox_files(hass, loaded_entry)) == 50
     assert not sent
     assert simulator.messages == []
 
@@ -105,7 +80,7 @@ async def test_an_outage_with_a_restart_loses_and_duplicates_nothing(
     assert [e.data["deferred"] for e in sent] == [True] * 50
     assert all(e.data["queued"] == 1 for e in sent)
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_mms(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
     # Later ticks find nothing to send; each drained MMS is followed until the phone reports it.
     delivery = async_capture_events(hass, "serwersms_mms_delivery")
     for _ in range(4):
@@ -199,7 +174,7 @@ async def test_an_mms_still_waiting_after_outbox_minutes_is_reported_not_sent(
         }
         for phone in ("+48500600701", "+48500600702")
     ]
-    assert deferred_mms(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
     await simulator.go_online()
     await later(hass, freezer, 30)
     assert simulator.messages == []
@@ -222,7 +197,7 @@ async def test_unknown_outcomes_and_test_sends_are_never_deferred(
         await send(hass, message="just a test", test=True)
     assert test_send.value.translation_key == "cannot_connect"
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_mms(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
     # Each went to the gateway once and waits nowhere to be repeated.
     assert [r.fields["text"] for r in simulator.requests_to("messages/send_mms")] == [
         "maybe out",
@@ -320,7 +295,7 @@ async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(
     await send(hass, message="alarm")
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     # Home Assistant died with the send request out: the file is left marked as being sent.
-    (waiting,) = deferred_mms(hass, loaded_entry)
+    (waiting,) = outbox_files(hass, loaded_entry)
     waiting.rename(waiting.with_suffix(".sending"))
     await simulator.go_online()
     assert await hass.config_entries.async_setup(loaded_entry.entry_id)
@@ -329,7 +304,7 @@ async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(
     assert simulator.messages == []
     assert [(e.data["deferred"], e.data["recipients"][0]["status"]) for e in sent] == [(True, "unknown")]
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_mms(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 async def test_diagnostics_count_what_waits_without_naming_a_number(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 import threading
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,11 +31,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.serwersms import outbox as outbox_module
-from custom_components.serwersms.api import SerwerSmsClient
 from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
+from tests.helpers import client_without_pauses, later, outbox_files, send
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -49,31 +48,8 @@ SEND = "messages/send_mms"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client's own quick retries without their pauses, one batch at a time (a fixed order)."""
-    defaults = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
-    monkeypatch.setattr(
-        SerwerSmsClient.__init__, "__kwdefaults__", defaults | {"backoff": 0.0, "max_parallel_batches": 1}
-    )
-
-
-async def send(hass: HomeAssistant, target: str = MOM, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[target]  # type: ignore[return-value]
-
-
-async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    """Let `seconds` of Home Assistant time pass."""
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def deferred_files(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:
-    folder = outbox_dir(hass, entry.entry_id)
-    return sorted(folder.iterdir()) if folder.is_dir() else []
+    """The client's quick retries without their pauses, one batch at a time (a fixed order)."""
+    client_without_pauses(monkeypatch, max_parallel_batches=1)
 
 
 def on_send(simulator: SerwerSmsSimulator, action: Callable[[RecordedRequest], None]) -> None:
@@ -150,7 +126,7 @@ async def test_a_caller_cancelled_while_its_mms_is_deferred_still_gets_it_sent_o
     await later(hass, freezer, 30)
     assert [m.text for m in simulator.messages] == ["alarm"]
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_files(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 async def test_a_slow_failed_try_is_repeated_thirty_seconds_later_not_sixty(
@@ -329,7 +305,7 @@ async def test_an_mms_expiring_while_the_drain_sends_another_is_dropped_not_sent
     assert hass.states.get(OUTBOX).state == "0"
     await later(hass, freezer, 60)
     assert [m.text for m in simulator.messages] == ["first"]
-    assert deferred_files(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 def issue_changes(hass: HomeAssistant, kind: str) -> list[str]:
@@ -456,7 +432,7 @@ async def test_a_restart_in_the_middle_of_a_drain_loses_and_duplicates_nothing(
     assert len(simulator.processed_sends) == 5
     assert [e.data["recipients"][0]["status"] for e in sent] == ["queued"] * 5
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_files(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 async def test_a_scheduled_time_passed_meanwhile_sends_at_once_a_future_one_keeps_its_date(
@@ -584,7 +560,7 @@ async def test_test_sends_with_pictures_or_given_files_are_never_deferred(
             await send(hass, test=True, **data)
         assert err.value.translation_key == "cannot_connect"
     assert hass.states.get(OUTBOX).state == "0"
-    assert deferred_files(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 async def test_a_test_send_cut_off_after_its_first_batch_is_not_deferred(
@@ -707,7 +683,7 @@ async def test_a_kept_write_cut_short_or_a_broken_file_never_goes_out_nor_stops_
     await send(hass, message="broken")
     await send(hass, message="fine")
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
-    cut, broken, _fine = deferred_files(hass, loaded_entry)
+    cut, broken, _fine = outbox_files(hass, loaded_entry)
     cut.rename(cut.with_suffix(".tmp"))  # the power went while it was being written
     broken.write_bytes(b'{"version": 1, "seq": ')
     await simulator.go_online()
@@ -716,7 +692,7 @@ async def test_a_kept_write_cut_short_or_a_broken_file_never_goes_out_nor_stops_
     assert loaded_entry.state is ConfigEntryState.LOADED
     await later(hass, freezer, 30)
     assert [m.text for m in simulator.messages] == ["fine"]
-    assert deferred_files(hass, loaded_entry) == []
+    assert outbox_files(hass, loaded_entry) == []
 
 
 async def test_an_mms_whose_pictures_cannot_be_read_back_does_not_block_the_next(
@@ -729,7 +705,7 @@ async def test_an_mms_whose_pictures_cannot_be_read_back_does_not_block_the_next
     await simulator.go_offline()
     await send(hass, message="first", camera="camera.front_door")
     await send(hass, message="second")
-    first, _second = deferred_files(hass, loaded_entry)
+    first, _second = outbox_files(hass, loaded_entry)
     first.write_bytes(first.read_bytes()[:200])  # damaged on disk while it waited
     await simulator.go_online()
     await later(hass, freezer, 30)
@@ -777,7 +753,7 @@ async def test_a_power_cut_while_a_deferred_mms_is_at_the_gateway_never_sends_it
     on_disk: dict[str, bytes] = {}
 
     def power_cut(_request: RecordedRequest) -> None:
-        on_disk.update({path.name: path.read_bytes() for path in deferred_files(hass, loaded_entry)})
+        on_disk.update({path.name: path.read_bytes() for path in outbox_files(hass, loaded_entry)})
 
     on_send(simulator, power_cut)
     await later(hass, freezer, 30)

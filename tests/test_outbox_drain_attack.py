@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from datetime import timedelta
-import gc
 import json
 import logging
-import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -23,14 +21,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 
-from custom_components.serwersms.api import SerwerSmsClient, SerwerSmsNotReachedError
+from custom_components.serwersms.api import SerwerSmsNotReachedError
 from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
+from tests.helpers import client_without_pauses, defer_snapshots, later, no_stray_errors, real_seconds, send
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -43,28 +41,8 @@ UPLOAD = "files/add"
 
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The client's own quick retries without their real-time pauses (time moves with the freezer)."""
-    defaults = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
-    monkeypatch.setattr(SerwerSmsClient.__init__, "__kwdefaults__", defaults | {"backoff": 0.0})
-
-
-def real_seconds() -> float:
-    """Real time, which the freezer (it patches time.monotonic) leaves alone."""
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
-
-
-async def send(hass: HomeAssistant, target: str = MOM, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[target]  # type: ignore[return-value]
-
-
-async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
-    freezer.tick(timedelta(seconds=seconds))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    """The client's own quick retries without their pauses (time moves with the freezer)."""
+    client_without_pauses(monkeypatch)
 
 
 def texts(simulator: SerwerSmsSimulator) -> list[str | None]:
@@ -129,13 +107,6 @@ def sent_pictures(simulator: SerwerSmsSimulator, text: str) -> list[bytes]:
     """The bytes of the files the one message with `text` (to its first number) carried."""
     (message,) = [m for m in simulator.messages if m.text == text][:1]
     return [simulator.files[file_id].content for file_id in message.file_ids]
-
-
-def no_stray_errors(caplog: pytest.LogCaptureFixture) -> None:
-    gc.collect()
-    assert "never retrieved" not in caplog.text
-    assert "shielded future" not in caplog.text
-    assert "Traceback" not in caplog.text
 
 
 async def test_a_refusal_of_an_early_upload_is_not_carried_into_a_later_drain(
@@ -209,13 +180,6 @@ async def test_a_stop_during_an_upload_starts_no_early_upload_of_the_next(
     assert len(simulator.requests_to(UPLOAD)) == 2
     assert len(simulator.processed_sends) == 2
     no_stray_errors(caplog)
-
-
-async def defer_snapshots(hass: HomeAssistant, camera: SnapshotCamera, count: int, first: int = 0) -> None:
-    """`count` MMS, each with a different snapshot of the front door, sent while the gateway is down."""
-    for i in range(first, first + count):
-        camera.image = make_jpeg(640 - 16 * i, 480)
-        assert (await send(hass, message=f"alarm {i}", camera="camera.front_door"))["deferred"] == 1
 
 
 async def test_an_mms_deferred_mid_drain_with_an_earlier_place_never_gets_the_next_ones_pictures(

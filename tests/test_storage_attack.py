@@ -17,10 +17,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.serwersms import housekeeping
-from custom_components.serwersms.api import SerwerSmsClient
 from custom_components.serwersms.mms import uploads
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.helpers import client_without_pauses, send
 
 MOM = "notify.mom_mms"
 DELETE = "files/delete"
@@ -29,8 +29,7 @@ DELETE = "files/delete"
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The client's own quick retries without their pauses (time moves with the freezer)."""
-    defaults = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
-    monkeypatch.setattr(SerwerSmsClient.__init__, "__kwdefaults__", defaults | {"backoff": 0.0})
+    client_without_pauses(monkeypatch)
 
 
 def picture(seed: int) -> bytes:
@@ -40,14 +39,6 @@ def picture(seed: int) -> bytes:
         out, "JPEG"
     )
     return out.getvalue()
-
-
-async def send(hass: HomeAssistant, **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": MOM, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response[MOM]  # type: ignore[return-value]
 
 
 async def send_picture(hass: HomeAssistant, camera: SnapshotCamera, seed: int, **data: Any) -> dict[str, Any]:

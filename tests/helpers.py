@@ -1,0 +1,81 @@
+"""What the outbox, spending-guard and gateway-storage tests share.
+
+Calling `serwersms.send_mms`, letting Home Assistant time pass with the freezer, the client without
+its real-time pauses, real time (which the freezer leaves alone) and the outbox's files on disk.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import gc
+from pathlib import Path
+import time
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from custom_components.serwersms.api import SerwerSmsClient
+from custom_components.serwersms.outbox import outbox_dir
+from tests.conftest import SnapshotCamera, make_jpeg
+
+MOM = "notify.mom_mms"
+
+
+def client_without_pauses(monkeypatch: pytest.MonkeyPatch, **defaults: Any) -> None:
+    """The client's own quick retries without their real-time pauses (time moves with the freezer).
+
+    `defaults` overrides other keyword defaults of the client (e.g. `max_parallel_batches=1`).
+    """
+    current = dict(SerwerSmsClient.__init__.__kwdefaults__ or {})
+    monkeypatch.setattr(SerwerSmsClient.__init__, "__kwdefaults__", current | {"backoff": 0.0} | defaults)
+
+
+async def call_send_mms(hass: HomeAssistant, target: str | list[str] = MOM, **data: Any) -> dict[str, Any]:
+    """`serwersms.send_mms` to `target`: the whole response, keyed by entity."""
+    response = await hass.services.async_call(
+        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
+    )
+    assert response is not None
+    return response  # type: ignore[return-value]
+
+
+async def send(hass: HomeAssistant, target: str = MOM, **data: Any) -> dict[str, Any]:
+    """`serwersms.send_mms` to one recipient entity: its part of the response."""
+    response: dict[str, Any] = (await call_send_mms(hass, target, **data))[target]
+    return response
+
+
+async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+    """Let `seconds` of Home Assistant time pass."""
+    freezer.tick(timedelta(seconds=seconds))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def real_seconds() -> float:
+    """Real time, which the freezer (it patches time.monotonic) leaves alone."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+def outbox_files(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:
+    """The account's outbox folder, one file per waiting MMS, oldest first."""
+    folder = outbox_dir(hass, entry.entry_id)
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+async def defer_snapshots(hass: HomeAssistant, camera: SnapshotCamera, count: int, first: int = 0) -> None:
+    """`count` MMS to Mom ("alarm <first>", ...), each its own snapshot, sent while the gateway is down."""
+    for i in range(first, first + count):
+        camera.image = make_jpeg(640 - 16 * i, 480)
+        assert (await send(hass, message=f"alarm {i}", camera="camera.front_door"))["deferred"] == 1
+
+
+def no_stray_errors(caplog: pytest.LogCaptureFixture) -> None:
+    """No task left with an error nobody retrieved, no "exception in shielded future", no traceback."""
+    gc.collect()  # an abandoned task logs its unretrieved error when it is collected
+    assert "never retrieved" not in caplog.text
+    assert "shielded future" not in caplog.text
+    assert "Traceback" not in caplog.text
