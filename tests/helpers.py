@@ -1,4 +1,4 @@
-"""What the outbox, spending-guard and gateway-storage tests share.
+"""What the tests that call the integration share.
 
 Calling `serwersms.send_mms`, letting Home Assistant time pass with the freezer, the client without
 its real-time pauses, real time (which the freezer leaves alone) and the outbox's files on disk.

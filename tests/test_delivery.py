@@ -27,6 +27,7 @@ import yaml
 from custom_components.serwersms.delivery import FIRST_POLL_ENV, DeliveryTracker, first_poll_interval
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME
+from tests.helpers import call_send_mms as send_mms
 
 MOM, FAMILY = "notify.mom_mms", "notify.family_mms"
 MOM_DELIVERY, FAMILY_DELIVERY = "event.mom_mms_delivery", "event.family_mms_delivery"
@@ -38,14 +39,6 @@ REPORTS = "messages/reports"
 def whole_second(freezer: FrozenDateTimeFactory) -> None:
     """Start every test on a whole second, so that schedules read as plain numbers."""
     freezer.move_to("2026-11-25 12:00:00+00:00")
-
-
-async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response  # type: ignore[return-value]
 
 
 async def advance(

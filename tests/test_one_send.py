@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -12,6 +10,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera, entry_data
+from tests.helpers import call_send_mms as send_mms
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -26,14 +25,6 @@ def recipients() -> list[tuple[str, list[str]]]:
         ("Family", ["+48500600701", "+48500600702"]),
         ("Neighbour", ["500 600 702", "+48500600703"]),
     ]
-
-
-async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response  # type: ignore[return-value]
 
 
 async def test_three_recipients_and_a_camera_are_one_snapshot_one_upload_one_send(

@@ -16,17 +16,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg, make_png
+from tests.helpers import call_send_mms as send_mms
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
-
-
-async def send_mms(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        "serwersms", "send_mms", {"entity_id": target, **data}, blocking=True, return_response=True
-    )
-    assert response is not None
-    return response  # type: ignore[return-value]
 
 
 def gateway_calls(sim: SerwerSmsSimulator) -> list[str]:
