@@ -24,7 +24,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 import yaml
 
-from custom_components.serwersms.delivery import FIRST_POLL_ENV, DeliveryTracker, first_poll_interval
+from custom_components.serwersms.delivery import DeliveryTracker
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME
 from tests.helpers import call_send_mms as send_mms
@@ -575,37 +575,22 @@ async def test_removing_the_account_forgets_its_pending_ids(
     assert DeliveryTracker.storage_key(loaded_entry.entry_id) not in hass_storage
 
 
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [(None, 30), ("", 30), ("fast", 30), ("2", 2), ("0", 1), ("-5", 1), ("120", 30), ("12.5", 12.5)],
-)
-def test_only_a_shorter_first_poll_can_be_set_for_a_demo(
-    monkeypatch: pytest.MonkeyPatch, value: str | None, seconds: float
-) -> None:
-    if value is None:
-        monkeypatch.delenv(FIRST_POLL_ENV, raising=False)
-    else:
-        monkeypatch.setenv(FIRST_POLL_ENV, value)
-    assert first_poll_interval() == timedelta(seconds=seconds)
-
-
-async def test_a_demo_first_poll_comes_sooner(
+async def test_the_first_poll_is_the_contracts_whatever_the_environment(
     hass: HomeAssistant,
     simulator: SerwerSmsSimulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv(FIRST_POLL_ENV, "3")
+    """The product reads no environment: the variable an older demo set changes nothing."""
+    monkeypatch.setenv("SERWERSMS_FIRST_REPORT_POLL", "3")
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     await send_mms(hass, MOM, message="m")
     sent = simulator.clock()
-    events = async_capture_events(hass, "serwersms_mms_delivery")
-    await advance(hass, freezer, 3)
-    assert report_times(simulator, sent) == [3]
-    assert [e["status"] for e in delivery_events(events)] == ["delivered"]
+    await advance(hass, freezer, 30)
+    assert report_times(simulator, sent) == [30]
 
 
 @pytest.mark.parametrize(

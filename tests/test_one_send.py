@@ -153,8 +153,8 @@ async def test_a_failing_send_listener_never_fails_a_send_that_went_out(
         raise RuntimeError("listener bug")
 
     heard: list[object] = []
-    stop = loaded_entry.runtime_data.sender.async_add_listener(broken)
-    loaded_entry.runtime_data.sender.async_add_listener(heard.append)
+    stop = loaded_entry.runtime_data.announcer.async_add_listener(broken)
+    loaded_entry.runtime_data.announcer.async_add_listener(heard.append)
     events: list[Event] = async_capture_events(hass, "serwersms_mms_sent")
     response = await send_mms(hass, MOM, message="x")
     await hass.async_block_till_done()

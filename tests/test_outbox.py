@@ -115,35 +115,75 @@ async def test_a_second_outage_during_the_drain_loses_and_duplicates_nothing(
     assert hass.states.get(OUTBOX).state == "0"
 
 
-@pytest.mark.parametrize(("after_start", "tries_while_down"), [(5, 0), (25, 0), (5, 1)])
-async def test_the_gateway_is_tried_again_30_s_after_it_was_last_found_unreachable(
+@pytest.mark.parametrize(("after_start", "down_for"), [(0, 0), (3, 7), (1, 61), (4, 600)])
+async def test_the_gateway_s_return_is_noticed_within_10_s_and_nothing_is_tried_while_down(
     hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,  # before the account: its 30-s ticks then run on the frozen clock
+    freezer: FrozenDateTimeFactory,  # before the account: its timers then run on the frozen clock
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
-    after_start: float,
-    tries_while_down: int,
+    after_start: int,
+    down_for: int,
 ) -> None:
-    """Not on the first 30-s tick after that: the ticks keep their own clock, so it could take 60 s."""
+    """Contract *Outbox*: the return is noticed within 10 s; while down, no upload and no send is tried.
+
+    Only the probe (a HEAD to the gateway's host, which asks the account nothing) runs while it waits.
+    """
 
     async def seconds_pass(seconds: int) -> None:
-        # A second at a time, so each tick runs when it is due, not late on a jump of the clock.
+        # A second at a time, so each timer runs when it is due, not late on a jump of the clock.
         for _ in range(seconds):
             await later(hass, freezer, 1)
 
-    await seconds_pass(after_start)  # off the ticks, which come every 30 s from the start
+    await seconds_pass(after_start)
     await simulator.go_offline()
     await send(hass, message="alarm")
-    for _ in range(tries_while_down):  # the outbox tries again and finds the gateway still down
-        await seconds_pass(30)
+    await seconds_pass(down_for)
     await simulator.go_online()
+    tries_before = len(simulator.requests)
 
-    await seconds_pass(29)
-    assert simulator.messages == []
-    assert hass.states.get(OUTBOX).state == "1"
-    await seconds_pass(1)
+    waited = 0
+    while not simulator.messages and waited < 10:
+        await seconds_pass(1)
+        waited += 1
     assert [m.text for m in simulator.messages] == ["alarm"]
     assert hass.states.get(OUTBOX).state == "0"
+    # What reached the gateway after its return: the send itself and nothing before it.
+    assert [r.endpoint for r in simulator.requests[tries_before:]] == ["messages/send_mms"]
+
+
+async def test_no_probe_runs_when_nothing_waits(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing waiting: no timer asks anything (and after the drain the probing stops)."""
+    probes: list[float] = []
+    client = loaded_entry.runtime_data.client
+    real_reachable = client.reachable
+
+    async def counted(wait: float) -> bool:
+        probes.append(wait)
+        return await real_reachable(wait)
+
+    monkeypatch.setattr(client, "reachable", counted)
+    for _ in range(60):
+        await later(hass, freezer, 1)
+    assert probes == []
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    for _ in range(16):
+        await later(hass, freezer, 1)
+    assert len(probes) == 3  # every 5 s while it waits
+    await simulator.go_online()
+    for _ in range(5):
+        await later(hass, freezer, 1)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    count = len(probes)
+    for _ in range(60):
+        await later(hass, freezer, 1)
+    assert len(probes) == count
 
 
 async def test_an_mms_still_waiting_after_outbox_minutes_is_reported_not_sent(

@@ -11,7 +11,6 @@ import asyncio
 import base64
 from datetime import timedelta
 import json
-import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -23,7 +22,6 @@ from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
 
-from custom_components.serwersms.api import SerwerSmsNotReachedError
 from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
@@ -50,50 +48,6 @@ def texts(simulator: SerwerSmsSimulator) -> list[str | None]:
     return [m.text for m in simulator.messages]
 
 
-async def test_a_direct_send_after_the_only_deferred_mms_expired_leaves_the_outbox_working(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: SerwerSmsSimulator,
-    loaded_entry: MockConfigEntry,
-) -> None:
-    """The gateway answers a direct send just after the only waiting MMS ran out of time (no timer yet).
-
-    The drain that send starts finds nothing left: it must not stay marked as running, or nothing
-    deferred afterwards would ever be sent again.
-    """
-    delivery = async_capture_events(hass, "serwersms_mms_delivery")
-    freezer.tick(timedelta(seconds=5))  # off the 30-s ticks of the account
-    await simulator.go_offline()
-    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 1})
-    await hass.async_block_till_done()
-    await send(hass, message="short-lived", title="Short")  # waits until 65 s
-    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 15})
-    await hass.async_block_till_done()
-    await simulator.go_online()
-    await later(hass, freezer, 28)  # 33 s: the account's 30-s tick (the next is at 63 s)
-    # The drain's try at 35 s is refused (429) after 10 s of gateway time: the next is due at 75 s.
-    simulator.fail_next(SEND, Fault("status", status=429, retry_after=60))
-    simulator.on_request = lambda request: freezer.tick(timedelta(seconds=10))
-    await later(hass, freezer, 2)
-    simulator.on_request = None
-    assert len(simulator.requests_to(SEND)) == 1
-    await later(hass, freezer, 18)  # 63 s: the account's tick; nothing has run out yet
-    assert delivery == []
-    freezer.tick(timedelta(seconds=3))  # 66 s: its minute is over, and no timer is due before 75 s
-    assert (await send(hass, FAMILY, message="direct"))["queued"] == 2
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert [(e.data["status"], e.data["title"]) for e in delivery] == [("not_sent", "Short")]
-    assert hass.states.get(OUTBOX).state == "0"
-
-    await simulator.go_offline()
-    assert (await send(hass, message="next alarm"))["deferred"] == 1
-    await simulator.go_online()
-    for _ in range(3):
-        await later(hass, freezer, 30)
-    assert texts(simulator) == ["direct", "direct", "next alarm"]
-    assert hass.states.get(OUTBOX).state == "0"
-
-
 def pictures_on_disk(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, list[bytes]]:
     """Each waiting MMS's fitted pictures, by its text, as the outbox keeps them."""
     kept: dict[str, list[bytes]] = {}
@@ -107,44 +61,6 @@ def sent_pictures(simulator: SerwerSmsSimulator, text: str) -> list[bytes]:
     """The bytes of the files the one message with `text` (to its first number) carried."""
     (message,) = [m for m in simulator.messages if m.text == text][:1]
     return [simulator.files[file_id].content for file_id in message.file_ids]
-
-
-async def test_a_refusal_of_an_early_upload_is_not_carried_into_a_later_drain(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: SerwerSmsSimulator,
-    loaded_entry: MockConfigEntry,
-    front_door: SnapshotCamera,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The second MMS's picture is refused during the first's send, which is then rate limited.
-
-    The first runs out of time before the next try: the second goes first then, and its picture
-    is uploaded anew; the refusal of a try that was given up tells nothing about it.
-    """
-    sent = async_capture_events(hass, "serwersms_mms_sent")
-    delivery = async_capture_events(hass, "serwersms_mms_delivery")
-    await simulator.go_offline()
-    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 1})
-    await hass.async_block_till_done()
-    await send(hass, message="first", title="First")
-    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 15})
-    await hass.async_block_till_done()
-    await send(hass, message="second", camera="camera.front_door")
-    await simulator.go_online()
-    simulator.fail_next(UPLOAD, Fault("error", code=3005))  # the second's, during the first's send
-    simulator.fail_next(SEND, Fault("status", status=429, retry_after=60))  # the first's
-    await later(hass, freezer, 30)
-    assert [r.fault for r in simulator.requests_to(UPLOAD)] == ["error"]
-    assert simulator.messages == []
-
-    await later(hass, freezer, 30)  # the first has run out; the second goes
-    assert [(e.data["status"], e.data["title"]) for e in delivery] == [("not_sent", "First")]
-    assert texts(simulator) == ["second"]
-    assert [(e.data["queued"], e.data["unsent"]) for e in sent] == [(1, 0)]
-    assert sent_pictures(simulator, "second")[0] == simulator.requests_to(UPLOAD)[1].files["file"]
-    assert hass.states.get(OUTBOX).state == "0"
-    no_stray_errors(caplog)
 
 
 async def test_a_stop_during_an_upload_starts_no_early_upload_of_the_next(
@@ -180,63 +96,6 @@ async def test_a_stop_during_an_upload_starts_no_early_upload_of_the_next(
     assert len(simulator.requests_to(UPLOAD)) == 2
     assert len(simulator.processed_sends) == 2
     no_stray_errors(caplog)
-
-
-async def test_an_mms_deferred_mid_drain_with_an_earlier_place_never_gets_the_next_ones_pictures(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: SerwerSmsSimulator,
-    loaded_entry: MockConfigEntry,
-    front_door: SnapshotCamera,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A call with a `file_id` started before the alarms, but found the gateway gone only mid-drain.
-
-    It took its place first, so it goes right after the MMS being sent, before the one whose
-    picture was uploaded early; it carries its own file only, and that one its own picture.
-    """
-    given = await hass.services.async_call(
-        "serwersms", "upload_file", {"camera": "camera.front_door"}, blocking=True, return_response=True
-    )
-    assert given is not None
-    client = loaded_entry.runtime_data.client
-    release = asyncio.Event()
-
-    async def files_listed_once_the_drain_sends() -> list[Any]:
-        await release.wait()
-        raise SerwerSmsNotReachedError("cannot connect")
-
-    monkeypatch.setattr(client, "list_files", files_listed_once_the_drain_sends)
-    await simulator.go_offline()
-    early_call = hass.async_create_task(send(hass, message="given", file_id=[given["id"]]))
-    await asyncio.sleep(0)
-    await defer_snapshots(hass, front_door, 2)
-    on_disk = pictures_on_disk(hass, loaded_entry)
-    outbox = loaded_entry.runtime_data.outbox
-    answer_send = simulator._send_mms
-
-    async def first_send_waits_for_the_early_call(*args: Any) -> dict[str, Any]:
-        if not simulator.processed_sends:
-            release.set()
-            give_up = real_seconds() + 5.0
-            while len(outbox) < 3 and real_seconds() < give_up:  # noqa: ASYNC110
-                await asyncio.sleep(0)
-            assert len(outbox) == 3
-        return await answer_send(*args)
-
-    monkeypatch.setattr(simulator, "_send_mms", first_send_waits_for_the_early_call)
-    await simulator.go_online()
-    await later(hass, freezer, 30)
-    assert (await early_call)["deferred"] == 1
-    await later(hass, freezer, 30)
-
-    assert texts(simulator) == ["alarm 0", "given", "alarm 1"]
-    by_text = {m.text: m for m in simulator.messages}
-    assert by_text["given"].file_ids == [given["id"]]
-    assert sent_pictures(simulator, "alarm 0") == on_disk["alarm 0"]
-    assert sent_pictures(simulator, "alarm 1") == on_disk["alarm 1"]
-    assert len(simulator.processed_sends) == 3
-    assert hass.states.get(OUTBOX).state == "0"
 
 
 async def test_mms_sharing_a_picture_whose_file_was_deleted_upload_it_once_more_and_go_once(
@@ -435,43 +294,6 @@ async def test_the_outbox_switched_off_mid_drain_still_sends_what_waits_once(
     assert texts(simulator) == ["alarm 0", "alarm 1", "alarm 2"]
     assert len(simulator.processed_sends) == 3
     assert hass.states.get(OUTBOX).state == "0"
-
-
-async def test_a_restart_after_an_early_upload_was_refused_leaves_nothing_for_asyncio_to_log(
-    hass: HomeAssistant,
-    freezer: FrozenDateTimeFactory,
-    simulator: SerwerSmsSimulator,
-    loaded_entry: MockConfigEntry,
-    front_door: SnapshotCamera,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """The second's picture is refused during the first's send, and Home Assistant restarts then."""
-    caplog.set_level(logging.WARNING)
-    sent = async_capture_events(hass, "serwersms_mms_sent")
-    await simulator.go_offline()
-    await send(hass, message="first")
-    await defer_snapshots(hass, front_door, 1, first=1)
-    simulator.fail_next(UPLOAD, Fault("error", code=3005))
-    unloading: list[asyncio.Task[bool]] = []
-
-    def stop_during_first_send(request: RecordedRequest) -> None:
-        if request.endpoint == SEND and not unloading:
-            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
-
-    simulator.on_request = stop_during_first_send
-    await simulator.go_online()
-    await later(hass, freezer, 30)
-    simulator.on_request = None
-    assert await unloading[0]
-    await hass.async_block_till_done()
-    assert [r.fault for r in simulator.requests_to(UPLOAD)] == ["error"]
-
-    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    await later(hass, freezer, 30)
-    assert texts(simulator) == ["first", "alarm 1"]
-    assert [(e.data["queued"], e.data["unsent"]) for e in sent] == [(1, 0), (1, 0)]
-    no_stray_errors(caplog)
 
 
 async def test_two_dozen_mms_for_both_recipients_go_once_each_in_order_with_their_own_pictures(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
+from homeassistant.core import HassJob, HomeAssistant
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -23,7 +23,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
-from .delivery import DeliveryTracker, first_poll_interval, recipients_with_phone
+from .delivery import DeliveryTracker, recipients_with_phone
 from .entity import account_device_info, recipient_device_info
 from .guard import SpendingGuard
 from .housekeeping import GatewayHousekeeping
@@ -34,7 +34,8 @@ from .legacy_notify import (
     async_remove_legacy_service,
 )
 from .mms.deferred import DeferredMms
-from .mms.sender import MmsOutcome, MmsSender
+from .mms.outcome import MmsOutcome, SendAnnouncer
+from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
 from .outbox import Outbox, outbox_minutes
 from .services import async_setup_services
@@ -63,11 +64,15 @@ def create_client(hass: HomeAssistant, data: dict[str, str] | ConfigType) -> Ser
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:
-    """Set up one account: verify it (credits), then its entities and legacy notify service.
+    """Set up one account: verify it (credits), then its parts, entities and legacy notify service.
 
     Refused credentials stop it (reauth). A gateway that cannot be reached does not while the outbox
     is on: after a power cut Home Assistant often starts before the router has a connection, and an
     alarm's MMS must then wait in the outbox rather than fail because the account never loaded.
+
+    The account's parts share one lifecycle: built with what they need, `async_load` (storage),
+    `async_start` (timers, once the entities exist), `async_stop` (timers off, a request under way
+    finished, storage written) — stopped in `async_unload_entry` in the reverse order of the data flow.
     """
     client = create_client(hass, dict(entry.data))
     coordinator = CreditsCoordinator(hass, entry, client)
@@ -78,41 +83,50 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
             raise
         _LOGGER.warning("%s: the gateway cannot be reached; MMS wait in the outbox until it can", entry.title)
     files = FileIdCache(hass, entry.entry_id, client)
-    await files.async_load()
-    delivery = DeliveryTracker(hass, entry, client, first_poll=first_poll_interval())
-    await delivery.async_load()
-    entry.async_on_unload(delivery.async_stop)
+    delivery = DeliveryTracker(hass, entry, client)
     guard = SpendingGuard(hass, entry)
-    await guard.async_load()
     housekeeping = GatewayHousekeeping(hass, entry, client, files)
-    await housekeeping.async_load()
-    outbox = Outbox(hass, entry, lambda mms, reason: _async_given_up(entry, delivery, mms, reason))
-    await outbox.async_load()
-    sender = MmsSender(hass, entry, client, files)
-    sender.attach(limit=guard, outbox=outbox, ledger=housekeeping)
-    outbox.bind(sender)
-    entry.async_on_unload(sender.async_add_listener(lambda sent: _async_after_send(hass, entry, sent)))
-    entry.async_on_unload(sender.async_add_listener(delivery.async_follow))
+    announcer = SendAnnouncer(hass)
+    outbox = Outbox(
+        hass,
+        entry,
+        client,
+        files,
+        announcer=announcer,
+        ledger=housekeeping,
+        on_give_up=lambda mms, reason: _async_given_up(entry, delivery, mms, reason),
+    )
+    sender = MmsSender(
+        hass, entry, client, files, announcer=announcer, limit=guard, outbox=outbox, ledger=housekeeping
+    )
+    for part in (files, delivery, guard, housekeeping, outbox):
+        await part.async_load()
+    announcer.async_add_listener(lambda sent: _async_after_send(hass, entry, sent))
+    announcer.async_add_listener(delivery.async_follow)
     # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
     account_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
     )
     entry.runtime_data = SerwerSmsRuntimeData(
-        client, account_device.id, coordinator, files, sender, delivery, guard, outbox, housekeeping
+        client=client,
+        account_device_id=account_device.id,
+        coordinator=coordinator,
+        files=files,
+        sender=sender,
+        delivery=delivery,
+        guard=guard,
+        outbox=outbox,
+        housekeeping=housekeeping,
+        announcer=announcer,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
-    entry.async_on_unload(guard.async_start())
-    entry.async_on_unload(guard.async_save)
-    entry.async_on_unload(housekeeping.async_save)
-
-    async def _stop_outbox(_event: Event) -> None:
-        # Let an MMS being sent finish, so a restart never leaves one half sent.
-        await outbox.async_stop()
-
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _stop_outbox))
-    outbox.async_start()
+    guard.async_start()
     housekeeping.async_start()
+    outbox.async_start()
+    # Home Assistant cancels background tasks *before* EVENT_HOMEASSISTANT_STOP: only a shutdown job
+    # runs early enough to let the MMS the outbox is sending finish and be recorded as sent.
+    entry.async_on_unload(hass.async_add_shutdown_job(HassJob(outbox.async_stop, "serwersms outbox stop")))
     await async_register_legacy_service(hass, entry)
     entry.async_on_unload(lambda: async_remove_legacy_service(hass, entry))
     loaded_shape = _shape(entry)
@@ -125,7 +139,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
             guard.async_limit_changed()  # a raised limit takes its repair issue away
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
-    entry.async_on_unload(files.async_close)
     return True
 
 
@@ -200,9 +213,19 @@ def _migrate_to_recipient_devices(hass: HomeAssistant, entry: SerwerSmsConfigEnt
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> bool:
-    """Unload an account; an MMS the outbox is sending is finished first (the rest stays on disk)."""
-    await entry.runtime_data.outbox.async_stop()
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    """Unload an account, losing and repeating nothing.
+
+    Sends under way finish first (announced, counted, followed, or written to the outbox), then the
+    MMS the outbox is sending; what waits stays on disk. Then each part stops, downstream last, and
+    writes its storage: nothing is written after this, so a removed account's files stay removed.
+    """
+    data = entry.runtime_data
+    await data.sender.async_stop()
+    await data.outbox.async_stop()
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    for part in (data.housekeeping, data.guard, data.delivery, data.files):
+        await part.async_stop()
+    return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:

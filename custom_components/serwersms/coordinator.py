@@ -17,6 +17,7 @@ from .delivery import DeliveryTracker
 from .guard import SpendingGuard
 from .housekeeping import GatewayHousekeeping
 from .issue import clear_issue
+from .mms.outcome import SendAnnouncer
 from .mms.sender import MmsSender
 from .mms.uploads import FileIdCache
 from .outbox import Outbox
@@ -42,6 +43,7 @@ class SerwerSmsRuntimeData:
     guard: SpendingGuard
     outbox: Outbox
     housekeeping: GatewayHousekeeping
+    announcer: SendAnnouncer
 
 
 class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):

@@ -11,9 +11,6 @@ send), each later interval double the one before and never longer than 10 minute
 final or 24 hours have passed (`unconfirmed`). Messages whose polls fall due close together are asked
 together — at most 500 ids a request, so one request per poll for up to 500 pending ids. Nothing pending:
 no timer runs and nothing is asked. Pending ids are kept in `.storage` and survive a restart.
-
-For the demo only, the environment variable `SERWERSMS_FIRST_REPORT_POLL` (seconds, 1-30) makes the
-first poll come sooner; without it the schedule is the contract's.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 import logging
-import os
 from typing import Any, Final, TypedDict
 
 from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
@@ -38,7 +34,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import MAX_REPORT_IDS, Report, SerwerSmsClient, SerwerSmsError
 from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
-from .mms.sender import MmsOutcome
+from .mms.outcome import MmsOutcome
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,7 +47,6 @@ DELIVERY_STATUSES: Final = (DELIVERED, UNDELIVERED, UNCONFIRMED, NOT_SENT)
 FIRST_POLL: Final = timedelta(seconds=30)
 MAX_INTERVAL: Final = timedelta(minutes=10)
 FOLLOW_FOR: Final = timedelta(hours=24)
-FIRST_POLL_ENV: Final = "SERWERSMS_FIRST_REPORT_POLL"
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
@@ -60,16 +55,6 @@ SAVE_DELAY = 1.0
 def delivery_signal(entry_id: str, subentry_id: str) -> str:
     """The dispatcher signal one recipient's event entity listens to."""
     return f"{DOMAIN}_{entry_id}_{subentry_id}_mms_delivery"
-
-
-def first_poll_interval() -> timedelta:
-    """The contract's 30 s, or a shorter wait set for a demo through `SERWERSMS_FIRST_REPORT_POLL`."""
-    raw = os.environ.get(FIRST_POLL_ENV, "")
-    try:
-        seconds = float(raw)
-    except ValueError:
-        return FIRST_POLL
-    return min(FIRST_POLL, timedelta(seconds=max(1.0, seconds)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +154,11 @@ class DeliveryTracker:
         hass: HomeAssistant,
         entry: ConfigEntry,
         client: SerwerSmsClient,
-        *,
-        first_poll: timedelta = FIRST_POLL,
     ) -> None:
-        """Bind the tracker to one account; `first_poll` shorter than 30 s only for a demo."""
+        """Bind the tracker to one account."""
         self._hass = hass
         self._entry = entry
         self._client = client
-        self._first_poll = first_poll
         self._store: Store[dict[str, dict[str, _StoredMessage]]] = Store(
             hass, STORAGE_VERSION, self.storage_key(entry.entry_id)
         )
@@ -244,7 +226,7 @@ class DeliveryTracker:
         for phone, message_id in message_ids.items():
             owners = tuple(given[phone]) if phone in given else recipients_with_phone(self._entry, phone)
             self._pending[message_id] = _Pending(
-                phone, title, owners, last=start, gap=self._first_poll, deadline=start + FOLLOW_FOR
+                phone, title, owners, last=start, gap=FIRST_POLL, deadline=start + FOLLOW_FOR
             )
         self._store.async_delay_save(self._data, SAVE_DELAY)
         self._arm()

@@ -91,6 +91,7 @@ class SpendingGuard:
         self._reserved: dict[str, int] = {}
         self._last_sent: dict[str, float] = {}
         self._listeners: list[CALLBACK_TYPE] = []
+        self._midnight: CALLBACK_TYPE | None = None
 
     async def async_load(self) -> None:
         """Read today's count and the cooldowns; a count of another day starts from zero."""
@@ -102,14 +103,21 @@ class SpendingGuard:
         self._roll_over()
 
     @callback
-    def async_start(self) -> CALLBACK_TYPE:
-        """Start a new count at every local midnight; returns the function that stops it."""
+    def async_start(self) -> None:
+        """Start a new count at every local midnight."""
 
         @callback
         def _midnight(now: datetime) -> None:
             self._roll_over()
 
-        return async_track_time_change(self._hass, _midnight, hour=0, minute=0, second=0)
+        self._midnight = async_track_time_change(self._hass, _midnight, hour=0, minute=0, second=0)
+
+    async def async_stop(self) -> None:
+        """No more roll-overs (the account unloads); the count is written now."""
+        if self._midnight is not None:
+            self._midnight()
+            self._midnight = None
+        await self._store.async_save(self._data())
 
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:

@@ -13,13 +13,15 @@ with a very long keep or a very busy account) the least recently used are delete
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection
+import contextlib
 from datetime import datetime, timedelta
 import logging
 from typing import NotRequired, TypedDict
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -84,6 +86,9 @@ class GatewayHousekeeping:
         self._kept: dict[str, None] = {}  # the user's files, oldest first
         self._last_run: str | None = None
         self._running = False
+        self._timer: CALLBACK_TYPE | None = None
+        self._task: asyncio.Task[None] | None = None
+        files.add_upload_listener(lambda file_id: self.note_used([file_id]))
 
     async def async_load(self) -> None:
         """Read the ledger."""
@@ -96,11 +101,18 @@ class GatewayHousekeeping:
     @callback
     def async_start(self) -> None:
         """Run now if today's run is still to do, then look again every hour."""
-        self._entry.async_on_unload(async_track_time_interval(self._hass, self._check, CHECK_INTERVAL))
+        self._timer = async_track_time_interval(self._hass, self._check, CHECK_INTERVAL)
         self._check(dt_util.utcnow())
 
-    async def async_save(self) -> None:
-        """Write now (on unload)."""
+    async def async_stop(self) -> None:
+        """No more runs (the account unloads); a run under way stops; the ledger is written now."""
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         await self._store.async_save(self._data())
 
     @staticmethod
@@ -146,7 +158,9 @@ class GatewayHousekeeping:
         self._running = True
         self._last_run = today
         self._store.async_delay_save(self._data, SAVE_DELAY)
-        self._entry.async_create_background_task(self._hass, self._run(), f"{DOMAIN} storage clean-up")
+        self._task = self._entry.async_create_background_task(
+            self._hass, self._run(), f"{DOMAIN} storage clean-up"
+        )
 
     async def _run(self) -> None:
         try:
@@ -161,6 +175,9 @@ class GatewayHousekeeping:
             for file_id in due:
                 if self._uploads.get(file_id) != snapshot[file_id]:
                     continue  # used again (or handed to the user) since the list was made
+                # Forgotten before the request: while it is out, a send or `upload_file` with the same
+                # picture uploads it anew rather than reusing an id the gateway is deleting.
+                self._files.forget({file_id})
                 try:
                     await self._client.delete_file(file_id)
                 except SerwerSmsNotFoundError:
@@ -182,6 +199,7 @@ class GatewayHousekeeping:
                 _LOGGER.debug("Storage clean-up deleted %d old uploads from the gateway", len(deleted))
         finally:
             self._running = False
+            self._task = None
 
     def _data(self) -> _Stored:
         return {"last_run": self._last_run, "uploads": dict(self._uploads), "kept": list(self._kept)}

@@ -1,51 +1,100 @@
-"""The outbox: MMS that provably never reached the gateway, kept on disk until it answers again.
+"""The outbox: MMS that provably never reached the gateway, kept on disk and sent when it answers again.
 
-Each deferred MMS is one JSON file (its fitted pictures inside, base64) in
-`<config>/.storage/serwersms.<entry_id>.outbox/`, written to a temporary name, flushed and renamed, so
-a power cut leaves either the whole MMS or nothing. The file name is the MMS's sequence number, so
-the outbox drains oldest first. Right before its send request an MMS's file is renamed to `.sending`;
-a `.sending` file found at start-up means Home Assistant stopped while that request was out, so the
-MMS may have been sent: it is reported and dropped, never sent again. Each MMS therefore goes out at
-most once; it goes out exactly once unless Home Assistant dies in the middle of its send request.
+This is the one home of deferred sending: the pipeline (`mms/sender.py`) hands an MMS over with
+`async_defer`; from then on the outbox writes it down (`outbox_disk.py`), notices the gateway's
+return, uploads its pictures, sends it, announces the outcome and follows nothing else.
 
-All file work runs in the executor; the drain sends one MMS at a time as a background task. While
-an MMS's send request is out, the next MMS's pictures are read back and uploaded, so a drain takes
-about one round trip per MMS, not two; an upload is never a send, so doing it early repeats nothing.
+- **Noticing the return.** While something waits and the last try could not reach the gateway, a probe
+  (`SerwerSmsClient.reachable`: one HTTP request to the gateway's host, no account call, a short
+  timeout) runs every `PROBE_INTERVAL`; the first answer starts the drain, so the return is noticed
+  within 10 s. Nothing waits: no timer at all. A try refused for another reason (429, a 5xx upload,
+  refused credentials) is tried again after `RETRY_INTERVAL`, not every few seconds.
+- **Oldest first, each at most once.** One MMS at a time; `.sending` is durable before its request
+  leaves, so a restart reports an interrupted MMS `unknown` instead of sending it again.
+- **Every MMS ends with an event**: `serwersms_mms_sent` (queued / unsent / unknown, `deferred: true`)
+  or `not_sent` (expired, or its file could not be read or marked), through `on_give_up`.
+- **Expiry measures how long an MMS really waited** (the monotonic clock): a clock set forward after
+  boot (a Raspberry Pi without a real-time clock syncing its time) does not expire a waiting alarm. After
+  a restart the wall clock is all there is: an MMS gets what its stored expiry leaves, never more than
+  its whole budget.
+- **A stop or an unload** lets the MMS being sent finish (and be recorded) and waits for MMS still being
+  written; it is run as a shutdown job, before Home Assistant cancels background tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-import json
 import logging
-import os
 from pathlib import Path
-from typing import Any, Protocol
+import time
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_call_later, async_track_time_interval
+from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
-from .api import SerwerSmsAuthError, SerwerSmsError
-from .const import CONF_OUTBOX_MINUTES, DEFAULT_OUTBOX_MINUTES, DOMAIN
+from . import outbox_disk as disk
+from .api import (
+    UNKNOWN,
+    UNSENT,
+    RecipientResult,
+    SerwerSmsApiError,
+    SerwerSmsAuthError,
+    SerwerSmsClient,
+    SerwerSmsConnectionError,
+    SerwerSmsError,
+    SerwerSmsNotFoundError,
+    SerwerSmsNotReachedError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsServerError,
+    is_refusal,
+    merge_batches,
+)
+from .const import (
+    CONF_MAX_IMAGE_KB,
+    CONF_OUTBOX_MINUTES,
+    DEFAULT_MAX_IMAGE_KB,
+    DEFAULT_OUTBOX_MINUTES,
+    DOMAIN,
+)
 from .errors import gateway_error
-from .mms.deferred import DeferredMms, DeferredPicture, RetryLaterError
-from .mms.uploads import UploadedFile
+from .mms.deferred import DeferredMms, DeferredPicture, UploadLedger
+from .mms.fitting import Picture, fit_all
+from .mms.images import ImageTooLargeError, NotAnImageError
+from .mms.outcome import MmsOutcome, SendAnnouncer
+from .mms.picture_queue import async_get_picture_queue
+from .mms.sender import message_bytes
+from .mms.uploads import FileIdCache, UploadedFile
 
 _LOGGER = logging.getLogger(__name__)
 
-# How often the account tries the gateway again while MMS wait (the contract: at most every 30 s).
+# While the gateway cannot be reached: how often its host is asked whether it answers again. With the
+# probe's own timeout this notices a return within 10 s (the contract).
+PROBE_INTERVAL = timedelta(seconds=5)
+PROBE_TIMEOUT = 4.0
+# After a try the gateway answered but refused for now (429, a 5xx upload, refused credentials).
 RETRY_INTERVAL = timedelta(seconds=30)
 REASON_UNREACHABLE = "gateway_unreachable"
-_FORMAT_VERSION = 1
-_WAITING = ".json"
-_SENDING = ".sending"
-_PARTIAL = ".tmp"
+REASON_UNREADABLE = "outbox_unreadable"  # its pictures could not be read back from disk
+REASON_UNWRITABLE = "outbox_unwritable"  # it could not be marked as being sent: sending risked a repeat
+# An upload that ended so carried nothing out that matters: try again later.
+_UPLOAD_RETRYABLE = (
+    SerwerSmsConnectionError,
+    SerwerSmsServerError,
+    SerwerSmsRateLimitError,
+    SerwerSmsResponseError,
+    SerwerSmsAuthError,
+)
+# A send request that ended so provably carried nothing out.
+_SEND_RETRYABLE = (SerwerSmsNotReachedError, SerwerSmsRateLimitError, SerwerSmsAuthError)
+
+
+def _monotonic() -> float:
+    """How long MMS wait is measured on this clock (a seam for tests: wall clocks jump)."""
+    return time.monotonic()
 
 
 def outbox_minutes(entry: ConfigEntry) -> int:
@@ -58,197 +107,68 @@ def outbox_dir(hass: HomeAssistant, entry_id: str) -> Path:
     return Path(hass.config.path(".storage", f"{DOMAIN}.{entry_id}.outbox"))
 
 
-class DeferredSender(Protocol):
-    """What the outbox needs from the send pipeline."""
-
-    async def async_upload_deferred(
-        self, mms: DeferredMms, pictures: list[DeferredPicture]
-    ) -> list[UploadedFile]:
-        """Upload (or reuse) `mms`'s pictures, announcing nothing; the client's errors as they are."""
-
-    async def async_send_deferred(
-        self,
-        mms: DeferredMms,
-        uploads: Awaitable[list[UploadedFile]],
-        before_send: Callable[[], Awaitable[None]],
-    ) -> tuple[list[str], SerwerSmsError | None]:
-        """Send `mms` once `uploads` is done; the numbers left for later, and the refusal if any."""
-
-    def report_interrupted(self, mms: DeferredMms) -> None:
-        """Home Assistant stopped while `mms`'s send request was out: it may have been sent."""
-
-
 # Told about an MMS given up: (the MMS, the reason).
 type GiveUpListener = Callable[[DeferredMms, str], None]
 
 
-# --- files (executor only) -----------------------------------------------------------------------
+class _TryLater(Exception):  # noqa: N818 - a signal, not an error
+    """Nothing was carried out; `reached`: the gateway answered (refused for now) or could not be reached."""
+
+    def __init__(self, reached: bool) -> None:
+        super().__init__()
+        self.reached = reached
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_suffix(_PARTIAL)
-    with partial.open("wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
-
-
-def _encode(mms: DeferredMms, pictures: Sequence[DeferredPicture]) -> bytes:
-    return json.dumps(
-        {
-            "version": _FORMAT_VERSION,
-            "seq": mms.seq,
-            "created": mms.created,
-            "expires": mms.expires,
-            "phones": mms.phones,
-            "title": mms.title,
-            "text": mms.text,
-            "file_ids": mms.file_ids,
-            "date": mms.date,
-            "recipient_ids": list(mms.recipient_ids),
-            "pictures": [
-                {
-                    "filename": p.filename,
-                    "content_type": p.content_type,
-                    "digest": p.digest,
-                    "content": base64.b64encode(p.content).decode(),
-                }
-                for p in pictures
-            ],
-        }
-    ).encode()
-
-
-def _decode(raw: bytes) -> tuple[DeferredMms, list[DeferredPicture]]:
-    data: dict[str, Any] = json.loads(raw)
-    pictures = [
-        DeferredPicture(
-            base64.b64decode(p["content"]), str(p["filename"]), str(p["content_type"]), str(p["digest"])
-        )
-        for p in data["pictures"]
-    ]
-    mms = DeferredMms(
-        seq=int(data["seq"]),
-        created=float(data["created"]),
-        expires=float(data["expires"]),
-        phones=[str(p) for p in data["phones"]],
-        title=str(data["title"]),
-        text=None if data["text"] is None else str(data["text"]),
-        file_ids=[str(f) for f in data["file_ids"]],
-        date=None if data["date"] is None else float(data["date"]),
-        recipient_ids=tuple(str(r) for r in data.get("recipient_ids", ())),
-    )
-    return mms, pictures
-
-
-def _path(folder: Path, seq: int, suffix: str) -> Path:
-    return folder / f"{seq:012d}{suffix}"
-
-
-def _store(folder: Path, mms: DeferredMms, pictures: Sequence[DeferredPicture]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    _write_atomic(_path(folder, mms.seq, _WAITING), _encode(mms, pictures))
-
-
-def _read_pictures(folder: Path, mms: DeferredMms) -> list[DeferredPicture]:
-    return _decode(_path(folder, mms.seq, _WAITING).read_bytes())[1]
-
-
-def _mark_sending(folder: Path, seq: int) -> None:
-    _path(folder, seq, _WAITING).replace(_path(folder, seq, _SENDING))
-
-
-def _keep_for_later(folder: Path, mms: DeferredMms, pictures: Sequence[DeferredPicture]) -> None:
-    """The numbers left (`mms.phones`) wait again; the `.sending` mark goes once they are on disk."""
-    _write_atomic(_path(folder, mms.seq, _WAITING), _encode(mms, pictures))
-    _path(folder, mms.seq, _SENDING).unlink(missing_ok=True)
-
-
-def _delete(folder: Path, seq: int) -> None:
-    for suffix in (_WAITING, _SENDING):
-        _path(folder, seq, suffix).unlink(missing_ok=True)
-
-
-def _load(folder: Path) -> tuple[list[DeferredMms], list[DeferredMms]]:
-    """The waiting MMS and those whose send was interrupted; removes broken and interrupted files."""
-    waiting: list[DeferredMms] = []
-    interrupted: list[DeferredMms] = []
-    if not folder.is_dir():
-        return waiting, interrupted
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in (_WAITING, _SENDING):
-            path.unlink(missing_ok=True)  # a write cut short: it was never accepted
-            continue
-        try:
-            mms = _decode(path.read_bytes())[0]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            _LOGGER.warning("Dropping an unreadable deferred MMS %s: %s", path.name, err)
-            path.unlink(missing_ok=True)
-            continue
-        if path.suffix == _SENDING:
-            interrupted.append(mms)
-            path.unlink(missing_ok=True)
-        else:
-            waiting.append(mms)
-    return waiting, interrupted
-
-
-def _remove_all(folder: Path) -> None:
-    if folder.is_dir():
-        for path in folder.iterdir():
-            path.unlink(missing_ok=True)
-        folder.rmdir()
-
-
-# --- the outbox ----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Loading:
-    """A deferred MMS's pictures being read back from disk and uploaded, possibly before its turn."""
-
-    seq: int
-    pictures: asyncio.Future[list[DeferredPicture]]
-    uploads: asyncio.Task[list[UploadedFile]]
-
-    def cancel(self) -> None:
-        """Not needed after all (the drain stopped, the MMS expired or cannot be read back).
-
-        Also what keeps a failed one that nobody awaits from being logged as "Task exception was
-        never retrieved": cancelling a finished task marks its exception as seen.
-        """
-        self.pictures.cancel()
-        self.uploads.cancel()
+def _still_ahead(timestamp: float | None) -> datetime | None:
+    """A deferred MMS's scheduled time, unless it passed meanwhile (then it goes out at once)."""
+    if timestamp is None or timestamp <= dt_util.utcnow().timestamp():
+        return None
+    return dt_util.utc_from_timestamp(timestamp)
 
 
 class Outbox:
-    """Deferred MMS of one account, drained oldest first, each at most once, across restarts."""
+    """Deferred MMS of one account, sent oldest first, each at most once, across restarts."""
 
-    def __init__(self, hass: HomeAssistant, entry: ConfigEntry, on_give_up: GiveUpListener) -> None:
-        """Bind the outbox to one account's folder; `bind()` the sender before `async_start()`.
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: SerwerSmsClient,
+        files: FileIdCache,
+        *,
+        announcer: SendAnnouncer,
+        ledger: UploadLedger,
+        on_give_up: GiveUpListener,
+    ) -> None:
+        """Bind the outbox to one account's folder and the parts that send and record a deferred MMS.
 
-        `on_give_up(mms, reason)` is told about every MMS dropped unsent (expired).
+        `on_give_up(mms, reason)` is told about every MMS dropped unsent.
         """
         self._hass = hass
         self._entry = entry
+        self._client = client
+        self._files = files
+        self._announcer = announcer
+        self._ledger = ledger
         self._on_give_up = on_give_up
         self._folder = outbox_dir(hass, entry.entry_id)
         self._items: dict[int, DeferredMms] = {}
+        # Pictures of an MMS whose numbers could not be written back (a full disk): sent from memory.
+        self._held: dict[int, list[DeferredPicture]] = {}
         self._next_seq = 1
-        self._sender: DeferredSender | None = None
         self._listeners: list[CALLBACK_TYPE] = []
-        self._next_attempt = 0.0
-        self._retry_timer: CALLBACK_TYPE | None = None
+        self._timer: CALLBACK_TYPE | None = None
+        self._expiry_timer: CALLBACK_TYPE | None = None
         self._drain_task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._current: int | None = None
-        self._next_loading: _Loading | None = None
+        self._probe_task: asyncio.Task[None] | None = None
+        self._keeping: set[asyncio.Task[None]] = set()
         self._interrupted: list[DeferredMms] = []
+        self._current: int | None = None  # the MMS whose turn it is (never expired in the middle)
+        self._unreachable = False  # the last try could not reach the gateway: probe, cheaply
+        self._started = False
+        self._stopping = False
 
-    def bind(self, sender: DeferredSender) -> None:
-        """The pipeline that sends deferred MMS."""
-        self._sender = sender
+    # --- what others see -----------------------------------------------------------------------
 
     @property
     def enabled(self) -> bool:
@@ -270,39 +190,62 @@ class Outbox:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
+    # --- lifecycle -----------------------------------------------------------------------------
+
     async def async_load(self) -> None:
         """Read what waits from disk (after a restart)."""
-        waiting, self._interrupted = await self._hass.async_add_executor_job(_load, self._folder)
+        waiting, self._interrupted, highest = await self._hass.async_add_executor_job(disk.load, self._folder)
+        now_wall, now = dt_util.utcnow().timestamp(), _monotonic()
+        for mms in waiting:
+            # The wall clock is all a restart has to go by; never more than the MMS's whole budget.
+            mms.deadline = now + min(max(mms.expires - now_wall, 0.0), mms.budget_s)
         self._items = {mms.seq: mms for mms in waiting}
-        seqs = [mms.seq for mms in waiting + self._interrupted]
-        self._next_seq = max(seqs, default=0) + 1
+        self._next_seq = highest + 1
 
     @callback
     def async_start(self) -> None:
-        """Report interrupted sends, then try the gateway now and every 30 s while MMS wait."""
-        assert self._sender is not None  # noqa: S101 - bound in async_setup_entry
+        """Report interrupted sends, then try the gateway now while MMS wait."""
+        self._started = True
         for mms in self._interrupted:
             _LOGGER.warning(
                 "Home Assistant stopped while a deferred MMS was being sent; it may have been sent, "
                 "so it is not sent again"
             )
-            self._sender.report_interrupted(mms)
+            self._report_all(mms, UNKNOWN, None)
+        if self._interrupted:
+            seqs = [mms.seq for mms in self._interrupted]
+            self._entry.async_create_background_task(
+                self._hass, self._forget_interrupted(seqs), f"{DOMAIN} outbox clean-up"
+            )
         self._interrupted = []
-        self._entry.async_on_unload(async_track_time_interval(self._hass, self._tick, RETRY_INTERVAL))
         self._expire()
         self.async_kick()
 
+    async def _forget_interrupted(self, seqs: list[int]) -> None:
+        try:
+            await self._hass.async_add_executor_job(disk.forget_interrupted, self._folder, seqs)
+        except OSError as err:
+            _LOGGER.error("Interrupted sends could not be removed from the outbox: %s", err)  # noqa: TRY400
+
     async def async_stop(self) -> None:
-        """Stop draining; an MMS being sent is finished first, so no send is cut off midway."""
+        """Stop: an MMS being sent is finished and recorded, MMS being written are written; no timer."""
         self._stopping = True
-        self._cancel_retry()
-        if self._drain_task is not None:
-            await asyncio.shield(self._drain_task)
+        self._cancel_timer()
+        if self._expiry_timer is not None:
+            self._expiry_timer()
+            self._expiry_timer = None
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+        pending = [task for task in (self._drain_task, *self._keeping) if task is not None]
+        if pending:
+            await asyncio.wait(pending)
 
     @staticmethod
     async def async_remove(hass: HomeAssistant, entry_id: str) -> None:
         """Delete an account's outbox (the entry is being removed)."""
-        await hass.async_add_executor_job(_remove_all, outbox_dir(hass, entry_id))
+        await hass.async_add_executor_job(disk.remove_all, outbox_dir(hass, entry_id))
+
+    # --- taking MMS in ---------------------------------------------------------------------------
 
     def take_place(self) -> int:
         """A place in the drain order, taken when a send starts.
@@ -323,75 +266,134 @@ class Outbox:
         text: str | None,
         pictures: Sequence[DeferredPicture],
         file_ids: list[str],
+        given_counted: bool,
         date: datetime | None,
         recipient_ids: tuple[str, ...],
     ) -> None:
-        """Keep an MMS, with its fitted pictures, on disk for later (written before this returns).
+        """Keep an MMS, with its fitted pictures, on disk for later (durable before this returns).
 
         `place` comes from `take_place()`. Once begun, the MMS is kept even if the caller is cancelled
         (an automation reloaded mid-alarm): it waits and goes out like any other.
         """
+        budget_s = outbox_minutes(self._entry) * 60.0
         now = dt_util.utcnow().timestamp()
         mms = DeferredMms(
             seq=place,
             created=now,
-            expires=now + outbox_minutes(self._entry) * 60,
+            expires=now + budget_s,
             phones=list(phones),
             title=title,
             text=text,
             file_ids=list(file_ids),
             date=None if date is None else date.timestamp(),
             recipient_ids=recipient_ids,
+            budget_s=budget_s,
+            given_counted=given_counted,
+            deadline=_monotonic() + budget_s,
         )
-        await asyncio.shield(self._hass.async_create_task(self._keep(mms, list(pictures))))
+        task = self._hass.async_create_task(self._keep(mms, list(pictures)), eager_start=False)
+        self._keeping.add(task)
+        task.add_done_callback(self._keeping.discard)
+        await asyncio.shield(task)
 
     async def _keep(self, mms: DeferredMms, pictures: list[DeferredPicture]) -> None:
-        await self._hass.async_add_executor_job(_store, self._folder, mms, pictures)
+        await self._hass.async_add_executor_job(disk.store, self._folder, mms, pictures)
         self._items[mms.seq] = mms
-        # The gateway was just found unreachable: the next try is one retry interval away.
-        self._retry_later()
         self._changed()
+        self._expire()  # its deadline may be the next one due
+        # The gateway was just found unreachable: probe it, unless a drain or a probe is under way.
+        self._unreachable = True
+        if self._drain_task is None and self._probe_task is None and self._timer is None:
+            self._arm(PROBE_INTERVAL, self._probe_due)
+
+    # --- when to try ---------------------------------------------------------------------------
 
     @callback
     def async_kick(self) -> None:
         """The gateway answered (or may answer): drain now unless a drain is already running."""
-        if self._items and self._drain_task is None and not self._stopping:
-            task = self._entry.async_create_background_task(
-                self._hass, self._drain(), f"{DOMAIN} outbox drain"
-            )
-            # The task starts eagerly: a drain that found everything expired has already ended (and
-            # cleared `_drain_task`); kept, it would block every later drain.
-            if not task.done():
-                self._drain_task = task
+        if not self._items or self._drain_task is not None or self._stopping or not self._started:
+            return
+        self._cancel_timer()
+        task = self._entry.async_create_background_task(self._hass, self._drain(), f"{DOMAIN} outbox drain")
+        # The task starts eagerly: a drain that found everything expired has already ended; kept, the
+        # finished task would block every later drain.
+        if not task.done():
+            self._drain_task = task
 
     @callback
-    def _tick(self, _now: datetime) -> None:
-        self._expire()
-        if dt_util.utcnow().timestamp() >= self._next_attempt:
-            self.async_kick()
+    def _arm(self, delay: timedelta, action: Callable[[datetime], None]) -> None:
+        self._cancel_timer()
+        if not self._stopping and self._items:
+            self._timer = async_call_later(self._hass, delay, action)
 
     @callback
-    def _retry_later(self) -> None:
-        """Try the gateway again one retry interval from now (it was just found unreachable).
-
-        Its own timer, not only the 30-s ticks: they keep their own clock, so a failure just after one
-        would otherwise wait for the tick after next, up to 60 s.
-        """
-        self._next_attempt = dt_util.utcnow().timestamp() + RETRY_INTERVAL.total_seconds()
-        self._cancel_retry()
-        self._retry_timer = async_call_later(self._hass, RETRY_INTERVAL, self._retry_due)
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer()
+            self._timer = None
 
     @callback
     def _retry_due(self, _now: datetime) -> None:
-        self._retry_timer = None
-        self._expire()
+        self._timer = None
         self.async_kick()
 
     @callback
-    def _cancel_retry(self) -> None:
-        if self._retry_timer is not None:
-            self._retry_timer()
-            self._retry_timer = None
+    def _probe_due(self, _now: datetime) -> None:
+        self._timer = None
+        if self._stopping or not self._items or self._drain_task is not None or self._probe_task is not None:
+            return
+        self._probe_task = self._entry.async_create_background_task(
+            self._hass, self._probe(), f"{DOMAIN} outbox probe"
+        )
+
+    async def _probe(self) -> None:
+        try:
+            answered = await self._client.reachable(PROBE_TIMEOUT)
+        finally:
+            self._probe_task = None
+        if answered:
+            self.async_kick()
+        else:
+            self._arm(PROBE_INTERVAL, self._probe_due)
+
+    # --- expiry ---------------------------------------------------------------------------------
+
+    @callback
+    def _expire(self) -> None:
+        """Give up MMS that waited their whole time; wake again when the next one is due."""
+        now = _monotonic()
+        expired = [mms for mms in self._items.values() if mms.deadline <= now and mms.seq != self._current]
+        for mms in expired:
+            _LOGGER.warning("A deferred MMS expired: the gateway could not be reached in time")
+            self._give_up(mms, REASON_UNREACHABLE)
+        if self._expiry_timer is not None:
+            self._expiry_timer()
+            self._expiry_timer = None
+        if self._items and not self._stopping:
+            due = min(mms.deadline for mms in self._items.values())
+            self._expiry_timer = async_call_later(self._hass, max(due - now, 0.0) + 0.001, self._expiry_due)
+
+    @callback
+    def _expiry_due(self, _now: datetime) -> None:
+        self._expiry_timer = None
+        self._expire()
+
+    @callback
+    def _give_up(self, mms: DeferredMms, reason: str) -> None:
+        self._items.pop(mms.seq, None)
+        self._held.pop(mms.seq, None)
+        self._on_give_up(mms, reason)
+        self._changed()
+        self._entry.async_create_background_task(self._hass, self._delete(mms.seq), f"{DOMAIN} outbox delete")
+
+    async def _delete(self, seq: int) -> None:
+        try:
+            await self._hass.async_add_executor_job(disk.delete, self._folder, seq)
+        except OSError as err:
+            # Left on disk it is reported `unknown` after a restart (it may have gone out): never sent again.
+            _LOGGER.error("A finished deferred MMS could not be removed from the outbox: %s", err)  # noqa: TRY400
+
+    # --- the drain ------------------------------------------------------------------------------
 
     async def _drain(self) -> None:
         try:
@@ -401,110 +403,186 @@ class Outbox:
                     return
                 mms = self._items[min(self._items)]
                 self._current = mms.seq
-                loading = self._next_loading
-                self._next_loading = None
-                if loading is None or loading.seq != mms.seq:
-                    if loading is not None:
-                        loading.cancel()  # its MMS expired, or an older one was deferred meanwhile
-                    loading = self._start_loading(mms)
-                if not await self._send_one(mms, loading):
-                    self._retry_later()
+                try:
+                    await self._send_one(mms)
+                except _TryLater as later:
+                    self._unreachable = not later.reached
+                    if later.reached:
+                        self._arm(RETRY_INTERVAL, self._retry_due)
+                    else:
+                        self._arm(PROBE_INTERVAL, self._probe_due)
                     return
+                self._unreachable = False
         finally:
             self._current = None
-            loading, self._next_loading = self._next_loading, None
+            self._drain_task = None
+
+    async def _pictures_of(self, mms: DeferredMms) -> list[DeferredPicture] | None:
+        """`mms`'s pictures, or None (reported `not_sent`) when they cannot be read back."""
+        if (held := self._held.get(mms.seq)) is not None:
+            return held
+        try:
+            return await self._hass.async_add_executor_job(disk.read_pictures, self._folder, mms)
+        except (OSError, disk.UnreadableMmsError) as err:
+            # What is wrong is enough; a traceback would only show where it was read.
+            _LOGGER.error("A deferred MMS could not be read back (%s); it is reported not sent", err)  # noqa: TRY400
+            self._give_up(mms, REASON_UNREADABLE)
+            return None
+
+    async def _send_one(self, mms: DeferredMms) -> None:
+        """Send the oldest MMS and record what became of it; `_TryLater` when nothing was carried out."""
+        pictures = await self._pictures_of(mms)
+        if pictures is None:
+            return
+        if not mms.given_counted:
+            pictures = await self._fit_with_given_files(mms, pictures)
+            if pictures is None:
+                return
+        scheduled = _still_ahead(mms.date)
+        try:
+            uploaded = list(
+                await asyncio.gather(
+                    *(
+                        self._files.async_get_or_upload(p.content, p.filename, p.content_type, p.digest)
+                        for p in pictures
+                    )
+                )
+            )
+        except _UPLOAD_RETRYABLE as err:
+            if isinstance(err, SerwerSmsAuthError):
+                gateway_error(self._hass, self._entry, err)  # starts reauth
+            raise _TryLater(reached=not isinstance(err, SerwerSmsNotReachedError)) from err
+        except SerwerSmsError as err:
+            self._report_all(mms, UNSENT, err)
+            gateway_error(self._hass, self._entry, err)  # the repair issue it calls for
+            self._finish(mms)
+            return
+        self._ledger.note_used([f.id for f in uploaded], until=scheduled)
+        file_ids = [f.id for f in uploaded] + mms.file_ids
+        if not mms.sending:
             try:
-                if loading is not None:
-                    # An upload under way is let finish, not cut off: it would finish all the same, but
-                    # unlisted, so the clean-up would never delete its file (nor would a restart know
-                    # its id). Done, it is on the list and in the file-id table before any unload.
-                    await asyncio.wait((loading.uploads,))
-            finally:
-                if loading is not None:
-                    loading.cancel()  # a failure nobody awaits is marked as seen
-                self._drain_task = None
-
-    def _start_loading(self, mms: DeferredMms) -> _Loading:
-        """Read `mms`'s pictures back from disk and upload them, as tasks of their own."""
-        assert self._sender is not None  # noqa: S101 - bound before start
-        sender = self._sender
-        pictures = self._hass.async_add_executor_job(_read_pictures, self._folder, mms)
-
-        async def upload() -> list[UploadedFile]:
-            return await sender.async_upload_deferred(mms, await pictures)
-
-        uploads = self._hass.async_create_task(upload())
-        return _Loading(mms.seq, pictures, uploads)
-
-    @callback
-    def _load_next_after(self, seq: int) -> None:
-        """Start on the MMS after `seq` while `seq`'s send request is out."""
-        following = min((s for s in self._items if s > seq), default=None)
-        if following is not None and not self._stopping:
-            self._next_loading = self._start_loading(self._items[following])
-
-    async def _send_one(self, mms: DeferredMms, loading: _Loading) -> bool:
-        """Send the oldest MMS; False when the gateway still cannot take it (try again later)."""
-        assert self._sender is not None  # noqa: S101 - bound before start
-        folder = self._folder
-        try:
-            pictures = await loading.pictures
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            # The file is damaged (a disk error, an edit by hand): what is wrong with it is enough,
-            # a traceback would only show where it was read.
-            _LOGGER.error("A deferred MMS could not be read back (%s); it is dropped", repr(err))  # noqa: TRY400
-            loading.cancel()  # its upload failed with the same error, and is never awaited
-            await self._drop(mms)
-            return True
-
-        async def before_send() -> None:
-            # The gateway just took this MMS's uploads: the next one's go up while this one is sent.
-            self._load_next_after(mms.seq)
-            # From here on the MMS may be out: a restart must not send it again.
-            await self._hass.async_add_executor_job(_mark_sending, folder, mms.seq)
+                await self._hass.async_add_executor_job(disk.mark_sending, self._folder, mms.seq)
+            except OSError as err:
+                _LOGGER.error(  # noqa: TRY400 - the reason is enough
+                    "A deferred MMS could not be marked as being sent (%s); it is not sent, so that a "
+                    "restart can never send it twice",
+                    err,
+                )
+                self._give_up(mms, REASON_UNWRITABLE)
+                return
             mms.sending = True
+        outcomes = await self._client.send_mms_batches(
+            mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
+        )
+        # A reused picture may be the file gone from the gateway: upload it anew next time. When
+        # nothing was reused, the gone file is the caller's `file_id`: a refusal like any other.
+        reused = {f.id for f in uploaded if not f.uploaded}
+        lost = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)] if reused else []
+        if lost:
+            self._files.forget(reused)
+        later = [o for o in outcomes if isinstance(o.error, _SEND_RETRYABLE) or o in lost]
+        done = [o for o in outcomes if o not in later]
+        if done:
+            by_phone = {r.phone: r for r in merge_batches(done).recipients}
+            recipients = tuple(by_phone[phone] for phone in mms.phones if phone in by_phone)
+            self._announcer.announce(self._outcome(mms, recipients, uploaded, file_ids))
+            errors = [o.error for o in done if o.error is not None]
+            if (refusal := next((err for err in errors if is_refusal(err)), None)) is not None:
+                gateway_error(self._hass, self._entry, refusal)  # the repair issue it calls for
+        if not later:
+            self._finish(mms)
+            return
+        # Some batches provably did not reach the gateway: they, and only they, wait again.
+        first = later[0].error
+        if isinstance(first, SerwerSmsAuthError):
+            gateway_error(self._hass, self._entry, first)  # starts reauth
+        mms.phones = [phone for o in later for phone in o.phones]
+        await self._write_back(mms, pictures)
+        raise _TryLater(reached=not all(isinstance(o.error, SerwerSmsNotReachedError) for o in later))
 
+    async def _write_back(self, mms: DeferredMms, pictures: list[DeferredPicture]) -> None:
+        """The numbers left wait again, on disk; on a full disk in memory (a restart reports them unknown)."""
         try:
-            later, refusal = await self._sender.async_send_deferred(mms, loading.uploads, before_send)
-        except RetryLaterError as err:
-            if isinstance(err.__cause__, SerwerSmsAuthError):
-                gateway_error(self._hass, self._entry, err.__cause__)  # starts reauth
-            if mms.sending:
-                await self._hass.async_add_executor_job(_keep_for_later, folder, mms, pictures)
-                mms.sending = False
-            return False
-        except Exception:
-            # Whatever went wrong, the MMS may be out: never risk sending it twice.
-            _LOGGER.exception("A deferred MMS failed in an unexpected way; it is dropped")
-            await self._drop(mms)
-            return True
-        if refusal is not None:
-            gateway_error(self._hass, self._entry, refusal)  # the repair issue it calls for
-        if later:
-            # Some batches provably did not reach the gateway: they, and only they, wait again.
-            mms.phones = later
-            await self._hass.async_add_executor_job(_keep_for_later, folder, mms, pictures)
-            mms.sending = False
-            return False
-        await self._drop(mms)
-        return True
-
-    async def _drop(self, mms: DeferredMms) -> None:
-        self._items.pop(mms.seq, None)
-        self._changed()
-        await self._hass.async_add_executor_job(_delete, self._folder, mms.seq)
+            await self._hass.async_add_executor_job(disk.keep_for_later, self._folder, mms, pictures)
+        except OSError as err:
+            _LOGGER.error(  # noqa: TRY400 - the reason is enough
+                "The numbers still to send of a deferred MMS could not be written back (%s); they wait in "
+                "memory, and a restart before they go reports them unknown",
+                err,
+            )
+            self._held[mms.seq] = pictures
+            return
+        mms.sending = False
+        self._held.pop(mms.seq, None)
 
     @callback
-    def _expire(self) -> None:
-        now = dt_util.utcnow().timestamp()
-        expired = [mms for mms in self._items.values() if mms.expires <= now and mms.seq != self._current]
-        for mms in expired:
-            self._items.pop(mms.seq)
-            _LOGGER.warning("A deferred MMS expired: the gateway could not be reached in time")
-            self._on_give_up(mms, REASON_UNREACHABLE)
-            self._hass.async_add_executor_job(_delete, self._folder, mms.seq)
-        if expired:
-            self._changed()
+    def _finish(self, mms: DeferredMms) -> None:
+        """Every number of `mms` was announced: it leaves the outbox."""
+        self._items.pop(mms.seq, None)
+        self._held.pop(mms.seq, None)
+        self._changed()
+        self._entry.async_create_background_task(self._hass, self._delete(mms.seq), f"{DOMAIN} outbox delete")
+
+    async def _fit_with_given_files(
+        self, mms: DeferredMms, pictures: list[DeferredPicture]
+    ) -> list[DeferredPicture] | None:
+        """Deferred while the gateway could not list the caller's files: count their sizes now.
+
+        When the MMS no longer fits `max_image_kb` with them, its pictures are fitted again into
+        what is left (the same rule as a direct send); nothing is sent over the budget. None (the MMS
+        reported unsent) when even that cannot be done.
+        """
+        try:
+            listed = {info.id: info.size for info in await self._client.list_files()}
+        except SerwerSmsNotReachedError as err:
+            raise _TryLater(reached=False) from err
+        except SerwerSmsError as err:
+            raise _TryLater(reached=True) from err
+        budget = int(self._entry.options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)) * 1024
+        left = budget - message_bytes(mms.text) - sum(listed.get(f, 0) for f in mms.file_ids)
+        if sum(len(p.content) for p in pictures) > left:
+            items = [Picture(p.content, p.filename) for p in pictures]
+            try:
+                fitted = await async_get_picture_queue(self._hass).run(fit_all, items, max(left, 1))
+            except (ImageTooLargeError, NotAnImageError):
+                fitted = []
+            if not fitted and pictures:
+                _LOGGER.warning(
+                    "A deferred MMS does not fit max_image_kb with its given files; it is not sent"
+                )
+                self._report_all(mms, UNSENT, SerwerSmsApiError("the MMS is too large with its given files"))
+                self._finish(mms)
+                return None
+            pictures = [DeferredPicture(f.content, f.filename, f.content_type, f.digest) for f in fitted]
+        mms.given_counted = True
+        return pictures
+
+    # --- announcing -----------------------------------------------------------------------------
+
+    def _report_all(self, mms: DeferredMms, status: str, err: SerwerSmsError | None) -> None:
+        code = err.code if isinstance(err, SerwerSmsApiError) else None
+        message = err.gateway_message if err is not None else "interrupted by a restart"
+        recipients = tuple(RecipientResult(phone, status, None, code, message) for phone in mms.phones)
+        self._announcer.announce(self._outcome(mms, recipients, [], mms.file_ids))
+
+    def _outcome(
+        self,
+        mms: DeferredMms,
+        recipients: tuple[RecipientResult, ...],
+        uploaded: Sequence[UploadedFile],
+        file_ids: Sequence[str],
+    ) -> MmsOutcome:
+        return MmsOutcome(
+            entry_id=self._entry.entry_id,
+            title=mms.title,
+            test=False,
+            date=_still_ahead(mms.date),
+            recipients=recipients,
+            files=tuple(uploaded),
+            file_ids=tuple(file_ids),
+            deferred=True,
+            recipient_ids=mms.recipient_ids,
+        )
 
     def _changed(self) -> None:
         for listener in list(self._listeners):

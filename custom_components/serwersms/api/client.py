@@ -218,6 +218,25 @@ class SerwerSmsClient:
             found.extend(parse_reports(await self._call("messages/reports", {"id": chunk, "type": "mms"})))
         return found
 
+    async def reachable(self, wait: float) -> bool:
+        """Whether the gateway's host answers at all: a HEAD request, no account call, no back-off.
+
+        Any HTTP answer counts (even an error status): the host is back. Used while MMS wait in the
+        outbox, every few seconds, so it asks the account nothing and costs nothing.
+        """
+        for _ in range(2):
+            try:
+                async with self._session.head(
+                    self._base_url, timeout=aiohttp.ClientTimeout(total=wait), allow_redirects=False
+                ):
+                    return True
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, TimeoutError):
+                return False
+            except aiohttp.ClientError:
+                # A kept-alive connection the gateway closed while it was away: once more, on a new one.
+                continue
+        return False
+
     # --- plumbing -----------------------------------------------------------------------------
 
     async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:

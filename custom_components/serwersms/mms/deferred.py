@@ -30,7 +30,11 @@ class DeferredMms:
     """One MMS waiting in the outbox; its pictures stay on disk until it is sent.
 
     `recipient_ids` are the recipients (subentry ids) it was sent for; empty for bare numbers.
-    `date` and the times are POSIX timestamps.
+    `date`, `created` and `expires` are POSIX timestamps, kept on disk; `budget_s` is how long it may
+    wait in all. How long it has really waited is measured on the monotonic clock (`deadline`, in
+    memory only): a wall clock set forward after boot must not expire an alarm that waited a minute.
+    `given_counted`: the sizes of the caller's `file_ids` were counted in the budget when it was
+    fitted (not when the gateway could not list them: they are counted before it goes out).
     """
 
     seq: int
@@ -42,6 +46,9 @@ class DeferredMms:
     file_ids: list[str]
     date: float | None
     recipient_ids: tuple[str, ...] = ()
+    budget_s: float = 0.0
+    given_counted: bool = True
+    deadline: float = field(default=0.0, compare=False)
     sending: bool = field(default=False, compare=False)
 
 
@@ -95,6 +102,7 @@ class Deferrer(Protocol):
         text: str | None,
         pictures: Sequence[DeferredPicture],
         file_ids: list[str],
+        given_counted: bool,
         date: datetime | None,
         recipient_ids: tuple[str, ...],
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 import logging
@@ -18,16 +18,14 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from ..api import (
     QUEUED,
     UNKNOWN,
-    UNSENT,
     BatchOutcome,
     RecipientResult,
-    SerwerSmsApiError,
     SerwerSmsAuthError,
     SerwerSmsClient,
     SerwerSmsConnectionError,
@@ -47,7 +45,6 @@ from ..const import (
     DEFAULT_MAX_IMAGE_KB,
     DEFAULT_TITLE,
     DOMAIN,
-    EVENT_MMS_SENT,
     MAX_ATTACHMENTS,
     MAX_RECIPIENTS,
     MAX_TITLE_LENGTH,
@@ -57,15 +54,14 @@ from .attachments import AttachmentSources
 from .deferred import (
     DEFERRED,
     DailyLimit,
-    DeferredMms,
     DeferredPicture,
     Deferrer,
     Reservation,
-    RetryLaterError,
     UploadLedger,
 )
 from .fitting import FitItem, fit_all
 from .images import FittedImage, ImageTooLargeError, NotAnImageError
+from .outcome import MmsOutcome, SendAnnouncer
 from .picture_queue import async_get_picture_queue
 from .recipients import InvalidPhoneNumberError, normalize_phones
 from .uploads import FileIdCache, UploadedFile
@@ -106,95 +102,6 @@ class MmsRequest:
     recipient_ids: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class MmsOutcome:
-    """What one run of the pipeline did: every number's outcome and the files the MMS carried.
-
-    `recipients` are in the order the numbers were given (normalised, each number once); a queued
-    number carries the gateway's message id. `files` are the pictures this send uploaded or reused,
-    `file_ids` every file the MMS carried (those plus the caller's `file_id`s).
-    """
-
-    entry_id: str
-    title: str
-    test: bool
-    date: datetime | None
-    recipients: tuple[RecipientResult, ...]
-    files: tuple[UploadedFile, ...]
-    file_ids: tuple[str, ...]
-    deferred: bool = False
-    recipient_ids: tuple[str, ...] = ()
-    frames: tuple[tuple[str, int], ...] = ()  # frames each camera gave, when more than one was asked
-
-    @property
-    def queued(self) -> int:
-        """How many numbers the gateway accepted."""
-        return sum(1 for item in self.recipients if item.status == QUEUED)
-
-    @property
-    def unsent(self) -> int:
-        """How many numbers were not accepted (refused, or with an unknown outcome)."""
-        return sum(1 for item in self.recipients if item.status not in (QUEUED, DEFERRED))
-
-    @property
-    def waiting(self) -> int:
-        """How many numbers wait in the outbox (the gateway could not be reached)."""
-        return sum(1 for item in self.recipients if item.status == DEFERRED)
-
-    def response(self, phones: Sequence[str] | None = None) -> dict[str, Any]:
-        """The contract's response object for the normalised `phones`, in their order (default: all)."""
-        if phones is None:
-            chosen = list(self.recipients)
-        else:
-            by_phone = {r.phone: r for r in self.recipients}
-            chosen = [by_phone[phone] for phone in dict.fromkeys(phones) if phone in by_phone]
-        queued = sum(1 for r in chosen if r.status == QUEUED)
-        deferred = sum(1 for r in chosen if r.status == DEFERRED)
-        response: dict[str, Any] = {
-            "queued": queued,
-            "unsent": len(chosen) - queued - deferred,
-            "recipients": [_recipient_response(r) for r in chosen],
-            "files": [f.as_dict() for f in self.files],
-        }
-        if deferred:
-            response["deferred"] = deferred
-        if self.frames:
-            response["frames"] = dict(self.frames)
-        return response
-
-    def event_data(self) -> dict[str, Any]:
-        """The `serwersms_mms_sent` event's data (no secrets: numbers, ids and counts only)."""
-        return {
-            "entry_id": self.entry_id,
-            "title": self.title,
-            "queued": self.queued,
-            "unsent": self.unsent,
-            "test": self.test,
-            "deferred": self.deferred,
-            "file_ids": list(self.file_ids),
-            "recipients": [
-                {"phone": r.phone, "status": r.status, "id": r.id, "error_code": r.error_code}
-                for r in self.recipients
-            ],
-        }
-
-
-def _recipient_response(item: RecipientResult) -> dict[str, Any]:
-    if item.status == QUEUED:
-        return {"phone": item.phone, "status": item.status, "id": item.id}
-    if item.status == DEFERRED:
-        return {"phone": item.phone, "status": item.status}
-    return {
-        "phone": item.phone,
-        "status": item.status,
-        "error_code": item.error_code,
-        "error": item.error_message,
-    }
-
-
-type SendListener = Callable[[MmsOutcome], None]
-
-
 def invalid(key: str, **placeholders: str) -> ServiceValidationError:
     """A translated caller mistake."""
     return ServiceValidationError(
@@ -202,35 +109,55 @@ def invalid(key: str, **placeholders: str) -> ServiceValidationError:
     )
 
 
+def message_bytes(message: str | None) -> int:
+    """What an MMS's text takes of its budget (the gateway sends it as a text attachment)."""
+    return len(message.encode()) + _TEXT_OVERHEAD if message else 0
+
+
 class MmsSender:
     """Sends MMS for one account."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, client: SerwerSmsClient, files: FileIdCache
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        client: SerwerSmsClient,
+        files: FileIdCache,
+        *,
+        announcer: SendAnnouncer,
+        limit: DailyLimit | None = None,
+        outbox: Deferrer | None = None,
+        ledger: UploadLedger | None = None,
     ) -> None:
-        """Bind the pipeline to one account."""
+        """Bind the pipeline to one account and what it consults on every send.
+
+        `limit`: the spending guard; `outbox`: where MMS wait when the gateway cannot be reached;
+        `ledger`: the storage clean-up's list of the account's own uploads.
+        """
         self._hass = hass
         self._entry = entry
         self._client = client
         self._files = files
-        self._pictures = async_get_picture_queue(hass)
-        self._listeners: list[SendListener] = []
-        self._fitted: OrderedDict[tuple[str, int], asyncio.Task[list[FittedImage]]] = OrderedDict()
-        self._limit: DailyLimit | None = None
-        self._outbox: Deferrer | None = None
-        self._ledger: UploadLedger | None = None
-
-    def attach(self, *, limit: DailyLimit, outbox: Deferrer, ledger: UploadLedger) -> None:
-        """The account's daily limit, outbox and storage clean-up, consulted on every send."""
+        self._announcer = announcer
         self._limit = limit
         self._outbox = outbox
         self._ledger = ledger
+        self._pictures = async_get_picture_queue(hass)
+        self._fitted: OrderedDict[tuple[str, int], asyncio.Task[list[FittedImage]]] = OrderedDict()
+        self._running = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopped = False
 
-    @callback
-    def async_add_listener(self, listener: SendListener) -> Callable[[], None]:
-        """Call `listener(outcome)` after every completed send; returns a function that stops it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    async def async_stop(self) -> None:
+        """Take no more sends, and wait for those under way to finish (the account unloads).
+
+        A send under way ends with its outcome announced and its MMS counted, followed for
+        delivery or written to the outbox, by this account's parts, before they stop: a reload in the
+        middle of an alarm loses nothing and hands out no outbox place twice.
+        """
+        self._stopped = True
+        await self._idle.wait()
 
     # --- validation ----------------------------------------------------------------------------
 
@@ -346,7 +273,7 @@ class MmsSender:
         What cannot fit at all is refused here, before anything is fetched or uploaded.
         """
         budget = self._budget
-        text_bytes = len(request.message.encode()) + _TEXT_OVERHEAD if request.message else 0
+        text_bytes = message_bytes(request.message)
         pictures = len(request.sources)
         needed = text_bytes + given_bytes + pictures * _MIN_IMAGE_BUDGET
         if needed > budget:
@@ -356,6 +283,19 @@ class MmsSender:
     # --- sending -------------------------------------------------------------------------------
 
     async def async_send(self, request: MmsRequest) -> MmsOutcome:
+        """Send one MMS (see `_async_send`), as one of the sends an unload waits for."""
+        if self._stopped:
+            raise HomeAssistantError(translation_domain=DOMAIN, translation_key="account_unloading")
+        self._running += 1
+        self._idle.clear()
+        try:
+            return await self._async_send(request)
+        finally:
+            self._running -= 1
+            if not self._running:
+                self._idle.set()
+
+    async def _async_send(self, request: MmsRequest) -> MmsOutcome:
         """Send one MMS to every number of `request` (each once); tell the listeners what happened.
 
         Numbers the gateway provably could not be reached for wait in the outbox (status
@@ -401,14 +341,14 @@ class MmsSender:
     ) -> MmsOutcome:
         if request.file_ids and self._ledger is not None:
             self._ledger.exempt(request.file_ids)  # the caller's files: never cleaned up
-        reachable = True
+        reachable = given_counted = True
         try:
             given_bytes = await self._given_files(request.file_ids)
         except SerwerSmsNotReachedError:
             if not self._may_defer(request):
                 raise
-            # The gateway checks the given files when the MMS goes out of the outbox.
-            given_bytes, reachable = 0, False
+            # Their sizes are counted, and the pictures fitted again if need be, before it goes out.
+            given_bytes, reachable, given_counted = 0, False, not request.file_ids
         picture_budget = self._picture_budget(request, given_bytes)
         fitted, frames = await self._collect_and_fit(request.sources, picture_budget)
         uploaded: list[UploadedFile] = []
@@ -421,7 +361,7 @@ class MmsSender:
                 reachable = False
         if not reachable:
             try:
-                await self._defer(place, phones, title, request, date, fitted)
+                await self._defer(place, phones, title, request, date, fitted, given_counted=given_counted)
             except asyncio.CancelledError:
                 reservation.commit(phones)  # the caller gave up, but the MMS waits all the same
                 raise
@@ -488,6 +428,8 @@ class MmsSender:
         request: MmsRequest,
         date: datetime | None,
         fitted: list[FittedImage],
+        *,
+        given_counted: bool = True,
     ) -> None:
         """Keep the MMS for `phones` in the outbox; when even that fails, the gateway error stands."""
         assert self._outbox is not None  # noqa: S101 - checked by _may_defer
@@ -499,6 +441,7 @@ class MmsSender:
                 text=request.message or None,
                 pictures=[DeferredPicture(f.content, f.filename, f.content_type, f.digest) for f in fitted],
                 file_ids=list(request.file_ids),
+                given_counted=given_counted,
                 date=date,
                 recipient_ids=request.recipient_ids,
             )
@@ -554,110 +497,9 @@ class MmsSender:
         again = await self._send([p for o in refused for p in o.phones], title, file_ids, request, date)
         return [o for o in outcomes if o not in refused] + again, uploaded, file_ids
 
-    # --- the outbox's side ---------------------------------------------------------------------
-
-    async def async_upload_deferred(
-        self, mms: DeferredMms, pictures: list[DeferredPicture]
-    ) -> list[UploadedFile]:
-        """Upload (or reuse) a deferred MMS's pictures; the client's errors as they are.
-
-        Nothing is announced here: the outbox may upload an MMS's pictures before its turn (while the
-        one before it is being sent), and what became of it is told at its turn, in order.
-        """
-        return await self._upload(pictures, until=_still_ahead(mms.date))
-
-    async def async_send_deferred(
-        self,
-        mms: DeferredMms,
-        uploads: Awaitable[list[UploadedFile]],
-        before_send: Callable[[], Awaitable[None]],
-    ) -> tuple[list[str], SerwerSmsError | None]:
-        """Send a deferred MMS once `uploads` (its `async_upload_deferred`) is done.
-
-        `before_send()` is awaited right before the send request. Returns the numbers still to send
-        later (batches that provably did not reach the gateway) and the gateway's refusal, if any,
-        for the repair issues. Raises `RetryLaterError` when nothing was carried out. Whatever went
-        out, or was refused, or may have gone out, is announced like any send, with
-        `deferred: true`; the spending guard counted it when deferred.
-        """
-        scheduled = _still_ahead(mms.date)
-        try:
-            uploaded = await uploads
-        except _UPLOAD_RETRYABLE as err:
-            raise RetryLaterError(err.gateway_message) from err
-        except SerwerSmsError as err:
-            self._report_all(mms, UNSENT, err)
-            return [], err
-        file_ids = [f.id for f in uploaded] + mms.file_ids
-        await before_send()
-        outcomes = await self._client.send_mms_batches(
-            mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
-        )
-        # A reused picture may be the file gone from the gateway: upload it anew next time. When
-        # nothing was reused, the gone file is the caller's `file_id`: a refusal like any other.
-        reused = {f.id for f in uploaded if not f.uploaded}
-        lost = [o for o in outcomes if isinstance(o.error, SerwerSmsNotFoundError)] if reused else []
-        if lost:
-            self._files.forget(reused)
-        later = [o for o in outcomes if isinstance(o.error, _SEND_RETRYABLE) or o in lost]
-        done = [o for o in outcomes if o not in later]
-        if not done:
-            first = later[0].error
-            assert first is not None  # noqa: S101 - a batch in `later` ended with an error
-            raise RetryLaterError(first.gateway_message) from first
-        by_phone = {r.phone: r for r in merge_batches(done).recipients}
-        recipients = tuple(by_phone[phone] for phone in mms.phones if phone in by_phone)
-        self._async_completed(self._deferred_outcome(mms, recipients, uploaded, file_ids))
-        errors = [o.error for o in done if o.error is not None]
-        refusal = next((err for err in errors if is_refusal(err)), None)
-        return [phone for o in later for phone in o.phones], refusal
-
-    @callback
-    def report_interrupted(self, mms: DeferredMms) -> None:
-        """Home Assistant stopped while `mms`'s send request was out: it may be out; never repeat it."""
-        self._report_all(mms, UNKNOWN, None)
-
-    def _report_all(self, mms: DeferredMms, status: str, err: SerwerSmsError | None) -> None:
-        code = err.code if isinstance(err, SerwerSmsApiError) else None
-        message = err.gateway_message if err is not None else "interrupted by a restart"
-        recipients = tuple(RecipientResult(phone, status, None, code, message) for phone in mms.phones)
-        self._async_completed(self._deferred_outcome(mms, recipients, [], mms.file_ids))
-
-    def _deferred_outcome(
-        self,
-        mms: DeferredMms,
-        recipients: tuple[RecipientResult, ...],
-        uploaded: Sequence[UploadedFile],
-        file_ids: Sequence[str],
-    ) -> MmsOutcome:
-        return MmsOutcome(
-            entry_id=self._entry.entry_id,
-            title=mms.title,
-            test=False,
-            date=_still_ahead(mms.date),
-            recipients=recipients,
-            files=tuple(uploaded),
-            file_ids=tuple(file_ids),
-            deferred=True,
-            recipient_ids=mms.recipient_ids,
-        )
-
     @callback
     def _async_completed(self, outcome: MmsOutcome) -> None:
-        """Tell the listeners, then the bus: the one place a completed send is announced."""
-        for listener in list(self._listeners):
-            try:
-                listener(outcome)
-            except Exception:
-                _LOGGER.exception("A send listener failed")
-        self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data())
-
-
-def _still_ahead(timestamp: float | None) -> datetime | None:
-    """A deferred MMS's scheduled time, unless it passed meanwhile (then it goes out at once)."""
-    if timestamp is None or timestamp <= dt_util.utcnow().timestamp():
-        return None
-    return dt_util.utc_from_timestamp(timestamp)
+        self._announcer.announce(outcome)
 
 
 class _NoReservation:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
@@ -69,7 +69,16 @@ class FileIdCache:
         self._store: Store[dict[str, _StoredFile]] = Store(hass, STORAGE_VERSION, _storage_key(entry_id))
         self._by_hash: dict[str, _StoredFile] = {}
         self._in_flight: dict[str, asyncio.Task[UploadedFile]] = {}
+        self._upload_listeners: list[Callable[[str], None]] = []
         self._closed = False
+
+    def add_upload_listener(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(file_id)` as soon as a new file is on the gateway.
+
+        Told even when every caller was cancelled meanwhile (the upload runs on): the storage clean-up
+        must know every file the integration put on the gateway, or it stays there forever.
+        """
+        self._upload_listeners.append(listener)
 
     async def async_load(self) -> None:
         """Read the persisted ids (the most recently used last)."""
@@ -81,7 +90,7 @@ class FileIdCache:
         """Delete an account's persisted ids (the entry is being removed)."""
         await Store[dict[str, _StoredFile]](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
 
-    async def async_close(self) -> None:
+    async def async_stop(self) -> None:
         """Write the ids now (the account unloads), and never again.
 
         An upload still running when the account is removed must not bring its storage file back.
@@ -147,4 +156,6 @@ class FileIdCache:
         }
         self._evict()
         self._schedule_save()
+        for listener in self._upload_listeners:
+            listener(file_id)
         return UploadedFile(file_id, filename, len(content), content_type, uploaded=True)
