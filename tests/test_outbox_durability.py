@@ -197,6 +197,61 @@ async def test_numbers_left_on_a_full_disk_go_out_from_memory_once_and_the_drain
     assert outbox_files(hass, loaded_entry) == []
 
 
+async def test_a_write_back_that_failed_after_its_file_was_written_never_sends_twice(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The numbers left were written, then the file system failed (read-only) before the mark went.
+
+    The rest goes out from memory; a power cut while it is at the gateway must leave it `unknown`,
+    not waiting to be sent again.
+    """
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, SENT)
+    await simulator.go_offline()
+    await legacy_notify(hass, message="fire", target=phones)
+
+    def read_only_after_the_write(folder: Path, mms: DeferredMms, pictures: list[DeferredPicture]) -> None:
+        waiting = outbox_disk.path_of(folder, mms.seq, ".json")
+        waiting.write_bytes(outbox_disk.encode(mms, pictures))
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(outbox_disk, "keep_for_later", read_only_after_the_write)
+    simulator.sends_until_outage = 1
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones[:100]
+
+    on_disk: dict[str, bytes] = {}
+
+    def power_cut(request: Any) -> None:
+        if request.endpoint == SEND:
+            on_disk.update({path.name: path.read_bytes() for path in outbox_files(hass, loaded_entry)})
+
+    simulator.on_request = power_cut
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    simulator.on_request = None
+    assert [m.phone for m in simulator.messages] == phones
+
+    # Home Assistant starts again from what the power cut left: the 50 are not sent again.
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    folder = outbox_dir(hass, loaded_entry.entry_id)
+    for name, data in on_disk.items():
+        (folder / name).write_bytes(data)
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones
+    assert len(simulator.processed_sends) == 2
+    assert [e.data["queued"] for e in sent[:2]] == [100, 50]
+    assert all(r["status"] == "unknown" for e in sent[2:] for r in e.data["recipients"])
+    assert waiting(hass) == "0"
+
+
 # --- 3. a power cut after the write-back, before the mark went ---------------------------------
 
 

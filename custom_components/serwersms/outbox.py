@@ -511,6 +511,10 @@ class Outbox:
                 err,
             )
             self._held[mms.seq] = pictures
+            # The write may have got as far as the `.json` before it failed: beside the old mark it
+            # would be taken for numbers still waiting after a power cut, and sent again. Marked
+            # anew before the next try, it replaces the old mark (or, never written, leaves it).
+            mms.sending = False
             return
         mms.sending = False
         self._held.pop(mms.seq, None)
