@@ -20,6 +20,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import Camera
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from PIL import Image
@@ -317,6 +318,39 @@ async def test_a_deferred_picture_is_fitted_again_around_a_given_file_counted_at
     await send(hass, message="look", camera="camera.front_door", file_id=[given])
     assert len(simulator.requests_to(SEND)) == 2
     assert sent_bytes(simulator) <= 300 * 1024
+
+
+async def test_given_files_and_text_found_over_the_budget_at_the_drain_are_not_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """No picture to shrink: two given files of ~180 KB each cannot go out within 300 KB."""
+    client = loaded_entry.runtime_data.client
+    given = [
+        await client.upload_file(noisy_jpeg(600, 450, seed), filename="plan.jpg", content_type="image/jpeg")
+        for seed in (5, 6)
+    ]
+    assert sum(simulator.files[file_id].size for file_id in given) > 300 * 1024
+    sent = async_capture_events(hass, SENT)
+    await simulator.go_offline()
+    assert (await send(hass, message="plans", file_id=given))["deferred"] == 1
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert simulator.requests_to(SEND) == []
+    (event,) = sent
+    assert event.data["deferred"] is True
+    assert [(r["phone"], r["status"]) for r in event.data["recipients"]] == [(MOM_PHONE, "unsent")]
+    assert waiting(hass) == "0"
+    assert outbox_files(hass, loaded_entry) == []
+
+    # Straight to the gateway the same is refused before anything is sent.
+    with pytest.raises(ServiceValidationError) as err:
+        await send(hass, message="plans", file_id=given)
+    assert err.value.translation_key == "mms_too_large"
+    assert simulator.requests_to(SEND) == []
 
 
 # --- 6. uploads of cancelled sends are cleaned up -------------------------------------------------
