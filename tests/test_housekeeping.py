@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import io
 from typing import Any
@@ -126,3 +127,43 @@ async def test_keep_forever_deletes_nothing_even_past_the_ledger_bound(
     assert set(uploaded) <= set(simulator.files)
     # Only forgotten: the ledger stays at its bound while nothing leaves the gateway.
     assert len(loaded_entry.runtime_data.housekeeping) == 3
+
+
+async def test_a_picture_sent_again_while_its_deletion_is_under_way_is_uploaded_anew(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clean-up deletes yesterday's snapshot; the same picture is sent while that request is out."""
+    hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
+    await hass.async_block_till_done()
+    old_id = (await send(hass, camera="camera.front_door"))["files"][0]["id"]
+    arrived, release = asyncio.Event(), asyncio.Event()
+    real_delete = simulator._files_delete
+
+    async def held_delete(*args: Any) -> Any:
+        arrived.set()
+        await release.wait()
+        return await real_delete(*args)
+
+    monkeypatch.setattr(simulator, "_files_delete", held_delete)
+    freezer.tick(timedelta(days=1))
+    async_fire_time_changed(hass)
+    await asyncio.wait_for(arrived.wait(), 30)
+    again = await send(hass, camera="camera.front_door")
+    release.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    (new_file,) = again["files"]
+    assert new_file["uploaded"] is True
+    assert new_file["id"] != old_id
+    # The MMS at the gateway carries the new file, which is still there; the old one is gone.
+    assert [r.fields["file_id"] for r in simulator.requests_to("messages/send_mms")] == [
+        [old_id],
+        [new_file["id"]],
+    ]
+    assert simulator.messages[-1].file_ids == [new_file["id"]]
+    assert set(simulator.files) == {new_file["id"]}

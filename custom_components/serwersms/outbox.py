@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+import contextlib
 from datetime import datetime, timedelta
 import logging
 from pathlib import Path
@@ -63,7 +64,7 @@ from .const import (
 from .errors import gateway_error
 from .mms.deferred import DeferredMms, DeferredPicture, UploadLedger
 from .mms.fitting import Picture, fit_all
-from .mms.images import ImageTooLargeError, NotAnImageError
+from .mms.images import FittedImage, ImageTooLargeError, NotAnImageError
 from .mms.outcome import MmsOutcome, SendAnnouncer
 from .mms.picture_queue import async_get_picture_queue
 from .mms.sender import message_bytes
@@ -511,6 +512,10 @@ class Outbox:
                 err,
             )
             self._held[mms.seq] = pictures
+            # The write may have got as far as the `.json` before it failed: beside the old mark it
+            # would be taken for numbers still waiting after a power cut, and sent again. Marked
+            # anew before the next try, it replaces the old mark (or, never written, leaves it).
+            mms.sending = False
             return
         mms.sending = False
         self._held.pop(mms.seq, None)
@@ -541,12 +546,14 @@ class Outbox:
         budget = int(self._entry.options.get(CONF_MAX_IMAGE_KB, DEFAULT_MAX_IMAGE_KB)) * 1024
         left = budget - message_bytes(mms.text) - sum(listed.get(f, 0) for f in mms.file_ids)
         if sum(len(p.content) for p in pictures) > left:
-            items = [Picture(p.content, p.filename) for p in pictures]
-            try:
-                fitted = await async_get_picture_queue(self._hass).run(fit_all, items, max(left, 1))
-            except (ImageTooLargeError, NotAnImageError):
-                fitted = []
-            if not fitted and pictures:
+            # With no picture to shrink (or no room for one) it cannot fit: the text and the given
+            # files alone are over the budget, which a direct send refuses (`mms_too_large`).
+            fitted: list[FittedImage] = []
+            if pictures and left > 0:
+                items = [Picture(p.content, p.filename) for p in pictures]
+                with contextlib.suppress(ImageTooLargeError, NotAnImageError):
+                    fitted = await async_get_picture_queue(self._hass).run(fit_all, items, left)
+            if not fitted:
                 _LOGGER.warning(
                     "A deferred MMS does not fit max_image_kb with its given files; it is not sent"
                 )

@@ -149,8 +149,17 @@ def read_pictures(folder: Path, mms: DeferredMms) -> list[DeferredPicture]:
 
 
 def mark_sending(folder: Path, seq: int) -> None:
-    """From now on the MMS may be out: durably, before its send request leaves."""
-    path_of(folder, seq, WAITING).replace(path_of(folder, seq, SENDING))
+    """From now on the MMS may be out: durably, before its send request leaves.
+
+    Its `.json` replaces any older mark. Without a `.json` (the numbers left could not be written
+    back), the older mark stands: it names more numbers than are sent, so a restart reports them
+    all unknown rather than sending any twice.
+    """
+    try:
+        path_of(folder, seq, WAITING).replace(path_of(folder, seq, SENDING))
+    except FileNotFoundError:
+        if not path_of(folder, seq, SENDING).exists():
+            raise
     _fsync_dir(folder)
 
 
