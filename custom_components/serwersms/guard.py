@@ -16,12 +16,12 @@ from typing import TypedDict
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, DOMAIN, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
+from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
+from .errors import invalid
 from .issue import clear_issue, raise_issue
 
 STORAGE_VERSION = 1
@@ -146,14 +146,8 @@ class SpendingGuard:
                 raise_issue(
                     self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
                 )
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key=ISSUE_DAILY_LIMIT_REACHED,
-                    translation_placeholders={
-                        "limit": str(limit),
-                        "sent_today": str(used),
-                        "needed": str(len(phones)),
-                    },
+                raise invalid(
+                    ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used), needed=str(len(phones))
                 )
         for phone in phones:
             self._reserved[phone] = self._reserved.get(phone, 0) + 1

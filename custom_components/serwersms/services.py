@@ -36,12 +36,11 @@ from .const import (
     MAX_COOLDOWN,
 )
 from .coordinator import SerwerSmsConfigEntry
-from .errors import gateway_error, gateway_errors_translated
+from .errors import gateway_error, gateway_errors_translated, invalid
 from .guard import CooldownMark
 from .mms.attachments import AttachmentSources, media_content_id
 from .mms.deferred import DEFERRED
 from .mms.recipients import InvalidPhoneNumberError, normalize_phone
-from .mms.sender import invalid
 from .notify import RecipientNotifyEntity
 from .schemas import ATTACHMENT_FIELDS, build_request
 

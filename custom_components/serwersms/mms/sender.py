@@ -18,7 +18,6 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from ..api import (
@@ -46,12 +45,12 @@ from ..const import (
     CONF_MAX_IMAGE_KB,
     DEFAULT_MAX_IMAGE_KB,
     DEFAULT_TITLE,
-    DOMAIN,
     EVENT_MMS_SENT,
     MAX_ATTACHMENTS,
     MAX_RECIPIENTS,
     MAX_TITLE_LENGTH,
 )
+from ..errors import invalid
 from . import attachments, fitting, motion
 from .attachments import AttachmentSources
 from .deferred import (
@@ -193,13 +192,6 @@ def _recipient_response(item: RecipientResult) -> dict[str, Any]:
 
 
 type SendListener = Callable[[MmsOutcome], None]
-
-
-def invalid(key: str, **placeholders: str) -> ServiceValidationError:
-    """A translated caller mistake."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders or None
-    )
 
 
 class MmsSender:
