@@ -11,12 +11,12 @@ gateway has answered. The "MMS sent today" sensor shows the account's total over
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypedDict
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.helpers.event import async_track_time_change
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
@@ -83,7 +83,7 @@ class SpendingGuard:
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Bind the guard to one account's storage."""
-        self._hass = hass
+        self.hass = hass
         self._entry = entry
         self._store: Store[_Stored] = Store(hass, STORAGE_VERSION, _storage_key(entry.entry_id))
         self._day = dt_util.now().date()
@@ -103,13 +103,32 @@ class SpendingGuard:
 
     @callback
     def async_start(self) -> CALLBACK_TYPE:
-        """Start a new count at every local midnight; returns the function that stops it."""
+        """Start a new count when each local day starts; returns the function that stops it.
+
+        Timed to the day's start rather than to 00:00:00, which a daylight saving change can skip
+        (America/Santiago goes from 23:59:59 to 01:00): a clock-time trigger would then not fire
+        that day, and yesterday's count would hold all day.
+        """
+        cancel: CALLBACK_TYPE | None = None
 
         @callback
-        def _midnight(now: datetime) -> None:
-            self._roll_over()
+        def _arm() -> None:
+            nonlocal cancel
+            tomorrow = dt_util.start_of_local_day(dt_util.now().date() + timedelta(days=1))
+            cancel = async_track_point_in_utc_time(self.hass, _new_day, dt_util.as_utc(tomorrow))
 
-        return async_track_time_change(self._hass, _midnight, hour=0, minute=0, second=0)
+        @callback
+        def _new_day(_now: datetime) -> None:
+            self._roll_over()
+            _arm()
+
+        @callback
+        def _stop() -> None:
+            if cancel is not None:
+                cancel()
+
+        _arm()
+        return _stop
 
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
@@ -124,9 +143,11 @@ class SpendingGuard:
 
     @property
     def sent_today(self) -> int:
-        """MMS counted today over all numbers (queued or deferred; test sends not)."""
-        self._roll_over()
-        return sum(self._sent.values())
+        """MMS counted today over all numbers (queued or deferred; test sends not).
+
+        Only reads: the day's timer starts the new count (and takes the repair issue away).
+        """
+        return sum(self._sent.values()) if self._day == dt_util.now().date() else 0
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -144,7 +165,7 @@ class SpendingGuard:
             used = max((self._sent.get(p, 0) + self._reserved.get(p, 0) for p in phones), default=0)
             if used + 1 > limit:
                 raise_issue(
-                    self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
+                    self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
                 )
                 raise invalid(
                     ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used), needed=str(len(phones))
@@ -172,7 +193,7 @@ class SpendingGuard:
         """Options changed: a raised (or removed) limit takes the repair issue away."""
         limit = daily_limit(self._entry)
         if not limit or max(self._sent.values(), default=0) < limit:
-            clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+            clear_issue(self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
 
     def _roll_over(self) -> None:
         today = dt_util.now().date()
@@ -184,7 +205,7 @@ class SpendingGuard:
         # Cooldowns are seconds, not days: keep only those that can still suppress a send.
         horizon = dt_util.utcnow().timestamp() - MAX_COOLDOWN
         self._last_sent = {key: when for key, when in self._last_sent.items() if when > horizon}
-        clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+        clear_issue(self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
         self._changed()
 
     # --- cooldown --------------------------------------------------------------------------------

@@ -1,0 +1,145 @@
+"""The spending guard from the caller's side: calls that fail, calls cancelled, days without a midnight."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.camera import Camera
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    setup_test_component_platform,
+)
+
+from serwersms_simulator import SerwerSmsSimulator
+from tests.conftest import make_jpeg
+from tests.helpers import MOM, call_send_mms
+
+FAMILY = "notify.family_mms"
+MOM_PHONE = "+48500600700"
+SENT_TODAY = "sensor.serwersms_mms_sent_today"
+SEND = "messages/send_mms"
+SUPPRESSED = {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
+
+
+class GatedCamera(Camera):
+    """camera.gate: its snapshot waits for the test to open the gate, then fails (`fail`) or gives a JPEG."""
+
+    _attr_has_entity_name = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._attr_name = "Gate"
+        self._attr_unique_id = "gate"
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+        self.fail = True
+
+    async def async_camera_image(self, width: int | None = None, height: int | None = None) -> bytes | None:
+        self.entered.set()
+        await self.gate.wait()
+        if self.fail:
+            raise TimeoutError("the camera did not answer")
+        return make_jpeg(320, 240)
+
+
+@pytest.fixture
+async def gate(hass: HomeAssistant) -> GatedCamera:
+    camera = GatedCamera()
+    setup_test_component_platform(hass, "camera", [camera])
+    assert await async_setup_component(hass, "camera", {"camera": {"platform": "test"}})
+    await hass.async_block_till_done()
+    return camera
+
+
+async def set_options(hass: HomeAssistant, entry: MockConfigEntry, **options: Any) -> None:
+    hass.config_entries.async_update_entry(entry, options={**entry.options, **options})
+    await hass.async_block_till_done()
+
+
+def limit_issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue("serwersms", f"daily_limit_reached_{entry.entry_id}")
+
+
+async def until_waiting(task: asyncio.Task[Any]) -> None:
+    """Let `task` run as far as it goes without time passing (it ends, or waits on something)."""
+    for _ in range(50):
+        if task.done():
+            return
+        await asyncio.sleep(0)
+
+
+# --- #12: a day without a midnight ---------------------------------------------------------------
+
+
+async def test_a_day_whose_midnight_is_skipped_still_starts_a_new_count(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """In Santiago, 5 September 2026 23:59:59 is followed by 6 September 01:00:00 (summer time)."""
+    await hass.config.async_set_time_zone("America/Santiago")
+    santiago = dt_util.get_default_time_zone()
+    freezer.move_to(datetime(2026, 9, 5, 20, 0, tzinfo=santiago))
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await set_options(hass, config_entry, daily_limit=1)
+    assert (await call_send_mms(hass, message="evening"))[MOM]["queued"] == 1
+    with pytest.raises(ServiceValidationError):
+        await call_send_mms(hass, message="evening again")
+    assert limit_issue(hass, config_entry) is not None
+
+    freezer.move_to(datetime(2026, 9, 6, 1, 0, 30, tzinfo=santiago))  # 04:00:30 UTC, 30 s into the day
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(SENT_TODAY).state == "0"
+    assert limit_issue(hass, config_entry) is None
+    assert (await call_send_mms(hass, message="morning"))[MOM]["queued"] == 1
+
+    # The next night has its midnight again: the count starts anew at 00:00.
+    freezer.move_to(datetime(2026, 9, 7, 0, 0, 1, tzinfo=santiago))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert hass.states.get(SENT_TODAY).state == "0"
+    assert (await call_send_mms(hass, message="next day"))[MOM]["queued"] == 1
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+# --- seam 6: reading is pure; events carry the caller's context ----------------------------------
+
+
+async def test_reading_the_count_after_midnight_changes_nothing(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Only the day's timer starts a new count; a sensor or diagnostics read in between just reads."""
+    await set_options(hass, loaded_entry, daily_limit=1)
+    await call_send_mms(hass, message="one")
+    with pytest.raises(ServiceValidationError):
+        await call_send_mms(hass, message="two")
+    guard = loaded_entry.runtime_data.guard
+    told: list[None] = []
+    guard.async_add_listener(lambda: told.append(None))
+
+    freezer.move_to(dt_util.start_of_local_day() + timedelta(days=1, seconds=1))  # the timer has not run
+    assert guard.sent_today == 0
+    assert told == []
+    assert limit_issue(hass, loaded_entry) is not None
+
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert told == [None]
+    assert limit_issue(hass, loaded_entry) is None
