@@ -8,7 +8,7 @@ from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import Camera
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
@@ -16,6 +16,7 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
+    async_capture_events,
     async_fire_time_changed,
     setup_test_component_platform,
 )
@@ -143,3 +144,20 @@ async def test_reading_the_count_after_midnight_changes_nothing(
     await hass.async_block_till_done()
     assert told == [None]
     assert limit_issue(hass, loaded_entry) is None
+
+
+async def test_the_sent_event_carries_the_callers_context(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    sent_events = async_capture_events(hass, "serwersms_mms_sent")
+    action, notify, legacy = Context(), Context(), Context()
+    await hass.services.async_call(
+        "serwersms", "send_mms", {"entity_id": MOM, "message": "a"}, blocking=True, context=action
+    )
+    await hass.services.async_call(
+        "notify", "send_message", {"entity_id": MOM, "message": "b"}, blocking=True, context=notify
+    )
+    await hass.services.async_call(
+        "notify", "serwersms", {"message": "c", "target": [MOM_PHONE]}, blocking=True, context=legacy
+    )
+    assert [event.context.id for event in sent_events] == [action.id, notify.id, legacy.id]

@@ -101,6 +101,7 @@ async def _send_to_account(
     if not 0 <= cooldown <= MAX_COOLDOWN:
         raise invalid("invalid_cooldown", cooldown=f"{cooldown:g}", max=str(MAX_COOLDOWN))
     request = build_request([], call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    request.context = call.context
     # Cooldown first: a suppressed recipient costs no snapshot, no upload and no request.
     marks: dict[str, CooldownMark] = {}
     sending: list[RecipientNotifyEntity] = []
@@ -130,7 +131,7 @@ async def _send_to_account(
                 mark.undo()  # nothing went out or waits: the cooldown did not start
         raise
     for entity in sending:
-        entity._async_record_notification()  # noqa: SLF001 - NotifyEntity's own bookkeeping
+        entity.async_record_sent()
         response = sent.response(_own_numbers(entity))
         if entity.entity_id in marks and not _may_have_gone(response):
             marks[entity.entity_id].undo()  # refused for this recipient: the cooldown did not start

@@ -17,7 +17,7 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Context, HomeAssistant, callback
 from homeassistant.util import dt as dt_util
 
 from ..api import (
@@ -103,6 +103,8 @@ class MmsRequest:
     test: bool = False
     # The recipients (subentry ids) whose numbers these are; empty for bare numbers (legacy notify).
     recipient_ids: tuple[str, ...] = ()
+    # The caller's context, carried by the `serwersms_mms_sent` event (who or what sent it).
+    context: Context | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,7 +447,8 @@ class MmsSender:
             raise errors[0]  # refused as a whole: nothing was sent, nothing to announce
         reservation.commit([r.phone for r in outcome.recipients if r.status in _COUNTED])
         if outcome.waiting < len(outcome.recipients):
-            self._async_completed(outcome)  # all deferred: announced when it leaves the outbox
+            # Announced now, unless all of it waits in the outbox: then when it leaves.
+            self._async_completed(outcome, request.context)
         if not outcome.queued and not waiting and any(r.status == UNKNOWN for r in outcome.recipients):
             raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
         return outcome
@@ -635,14 +638,17 @@ class MmsSender:
         )
 
     @callback
-    def _async_completed(self, outcome: MmsOutcome) -> None:
-        """Tell the listeners, then the bus: the one place a completed send is announced."""
+    def _async_completed(self, outcome: MmsOutcome, context: Context | None = None) -> None:
+        """Tell the listeners, then the bus: the one place a completed send is announced.
+
+        `context` is the caller's (none for an MMS leaving the outbox: its caller is long gone).
+        """
         for listener in list(self._listeners):
             try:
                 listener(outcome)
             except Exception:
                 _LOGGER.exception("A send listener failed")
-        self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data())
+        self._hass.bus.async_fire(EVENT_MMS_SENT, outcome.event_data(), context=context)
 
 
 def _still_ahead(timestamp: float | None) -> datetime | None:
