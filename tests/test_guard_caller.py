@@ -22,7 +22,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from serwersms_simulator import SerwerSmsSimulator
-from tests.conftest import make_jpeg
+from tests.conftest import SnapshotCamera, make_jpeg
 from tests.helpers import MOM, call_send_mms
 
 FAMILY = "notify.family_mms"
@@ -115,6 +115,28 @@ async def test_a_day_whose_midnight_is_skipped_still_starts_a_new_count(
     assert hass.states.get(SENT_TODAY).state == "0"
     assert (await call_send_mms(hass, message="next day"))[MOM]["queued"] == 1
     assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+# --- #13: the count is on disk when the call returns ---------------------------------------------
+
+
+async def test_the_count_is_stored_before_the_call_returns(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+) -> None:
+    """A crash right after the call must not forget the MMS: no time passes between the two."""
+    key = f"serwersms.{loaded_entry.entry_id}.guard"
+    assert (await call_send_mms(hass, message="alarm", cooldown=60))[MOM]["queued"] == 1
+    stored = hass_storage[key]["data"]
+    assert stored["sent"] == {MOM_PHONE: 1}
+    assert len(stored["last_sent"]) == 1  # Mom's cooldown with it
+
+    await simulator.go_offline()  # the snapshot's upload cannot reach the gateway: the MMS waits
+    assert (await call_send_mms(hass, FAMILY, camera="camera.front_door"))[FAMILY]["deferred"] == 2
+    assert hass_storage[key]["data"]["sent"] == {MOM_PHONE: 1, "+48500600701": 1, "+48500600702": 1}
 
 
 # --- seam 6: reading is pure; events carry the caller's context ----------------------------------

@@ -136,7 +136,7 @@ class SpendingGuard:
         await Store[_Stored](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
 
     async def async_save(self) -> None:
-        """Write now (on unload), rather than after the save delay."""
+        """Write now, rather than after the save delay: after a send (before its call returns), on unload."""
         await self._store.async_save(self._data())
 
     # --- what the sensor shows -------------------------------------------------------------------

@@ -375,6 +375,10 @@ class MmsSender:
         finally:
             reservation.release()  # whatever was not committed: nothing went out for it
 
+    async def _save_count(self) -> None:
+        if self._limit is not None:
+            await self._limit.async_save()
+
     def _reserve(self, phones: list[str]) -> Reservation:
         if self._limit is None or not phones:
             return _NO_RESERVATION
@@ -423,6 +427,7 @@ class MmsSender:
                 request, title, date, [RecipientResult(phone, DEFERRED) for phone in phones], (), frames
             )
             reservation.commit(phones)
+            await self._save_count()
             return outcome
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         outcomes = await self._send(phones, title, file_ids, request, date)
@@ -449,6 +454,7 @@ class MmsSender:
         if outcome.waiting < len(outcome.recipients):
             # Announced now, unless all of it waits in the outbox: then when it leaves.
             self._async_completed(outcome, request.context)
+        await self._save_count()  # on disk before the call returns: a crash then must not forget it
         if not outcome.queued and not waiting and any(r.status == UNKNOWN for r in outcome.recipients):
             raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
         return outcome
