@@ -9,7 +9,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.camera import Camera
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -22,8 +22,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from serwersms_simulator import SerwerSmsSimulator
+from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
-from tests.helpers import MOM, call_send_mms
+from tests.helpers import MOM, call_send_mms, no_stray_errors
 
 FAMILY = "notify.family_mms"
 MOM_PHONE = "+48500600700"
@@ -77,6 +78,95 @@ async def until_waiting(task: asyncio.Task[Any]) -> None:
         if task.done():
             return
         await asyncio.sleep(0)
+
+
+# --- #3: a mark whose send then fails suppresses nothing ------------------------------------------
+
+
+async def test_a_call_that_fails_after_marking_does_not_silence_the_next_alarm(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, gate: GatedCamera
+) -> None:
+    """The first alarm's camera times out; the second, with the same tag meanwhile, must still go."""
+    first = hass.async_create_task(call_send_mms(hass, camera="camera.gate", title="Motion", cooldown=120))
+    await gate.entered.wait()  # the first call marked the cooldown; its snapshot is under way
+    second = hass.async_create_task(call_send_mms(hass, message="motion", title="Motion", cooldown=120))
+    await until_waiting(second)
+    assert not second.done()  # it waits to learn whether the first goes out
+
+    gate.gate.set()
+    with pytest.raises(HomeAssistantError) as err:
+        await first
+    assert err.value.translation_key == "snapshot_failed"
+    assert (await second)[MOM]["queued"] == 1
+    assert [m.text for m in simulator.messages] == ["motion"]
+    # And it started the cooldown in its turn.
+    assert (await call_send_mms(hass, message="motion", title="Motion", cooldown=120))[MOM] == SUPPRESSED
+
+
+async def test_a_call_that_waited_on_a_send_that_went_out_is_suppressed(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, gate: GatedCamera
+) -> None:
+    gate.fail = False
+    first = hass.async_create_task(call_send_mms(hass, camera="camera.gate", title="Motion", cooldown=120))
+    await gate.entered.wait()
+    second = hass.async_create_task(
+        call_send_mms(hass, [MOM, FAMILY], message="motion", title="Motion", cooldown=120)
+    )
+    await until_waiting(second)
+    gate.gate.set()
+    assert (await first)[MOM]["queued"] == 1
+    responses = await second
+    assert responses[MOM] == SUPPRESSED
+    assert responses[FAMILY]["queued"] == 2  # no mark of Family's was pending: it goes
+    assert len(simulator.messages) == 3
+
+
+# --- #7: a caller cancelled while the send request is out -----------------------------------------
+
+
+async def test_a_restarted_automation_cannot_bypass_the_cooldown_or_the_daily_limit(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, caplog: Any
+) -> None:
+    """`mode: restart` cancels the run while the gateway has the request: the MMS goes, and counts."""
+    await set_options(hass, loaded_entry, daily_limit=1)
+    sent_events = async_capture_events(hass, "serwersms_mms_sent")
+    run = hass.async_create_task(call_send_mms(hass, message="alarm", title="Motion", cooldown=600))
+
+    def restart_the_automation(request: RecordedRequest) -> None:
+        if request.endpoint == SEND:
+            run.cancel()  # the gateway is holding the request (it has not answered yet)
+
+    simulator.on_request = restart_the_automation
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    simulator.on_request = None
+    await hass.async_block_till_done()
+
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert hass.states.get(SENT_TODAY).state == "1"
+    assert [event.data["queued"] for event in sent_events] == [1]
+    # The restarted run sends again: the cooldown holds, and so does the daily limit.
+    assert (await call_send_mms(hass, message="alarm", title="Motion", cooldown=600))[MOM] == SUPPRESSED
+    with pytest.raises(ServiceValidationError) as err:
+        await call_send_mms(hass, message="alarm", title="Other")
+    assert err.value.translation_key == "daily_limit_reached"
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    no_stray_errors(caplog)
+
+
+async def test_a_caller_cancelled_before_anything_left_gives_back_its_hold_and_mark(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry, gate: GatedCamera
+) -> None:
+    await set_options(hass, loaded_entry, daily_limit=1)
+    run = hass.async_create_task(call_send_mms(hass, camera="camera.gate", title="Motion", cooldown=600))
+    await gate.entered.wait()  # still taking the snapshot: nothing has left
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    await hass.async_block_till_done()
+    assert simulator.requests_to(SEND) == []
+    assert hass.states.get(SENT_TODAY).state == "0"
+    assert (await call_send_mms(hass, message="alarm", title="Motion", cooldown=600))[MOM]["queued"] == 1
 
 
 # --- #12: a day without a midnight ---------------------------------------------------------------

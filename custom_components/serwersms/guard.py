@@ -10,6 +10,7 @@ gateway has answered. The "MMS sent today" sensor shows the account's total over
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import TypedDict
@@ -65,17 +66,28 @@ class Reservation:
 
 
 class CooldownMark:
-    """A recipient's `tag` marked as sent now; undone when the send fails after all."""
+    """A recipient's `tag` marked as being sent now: pending until its send settles.
 
-    def __init__(self, guard: SpendingGuard, key: str, previous: float | None) -> None:
-        """Remember what the mark replaced."""
+    Kept when the MMS went out, waits in the outbox or may have gone out; undone otherwise. Calls
+    that would be suppressed by it wait for it to settle first (see `SpendingGuard.async_begin`).
+    """
+
+    def __init__(self, guard: SpendingGuard, key: str, at: float) -> None:
+        """A mark of `key` made at `at` (POSIX seconds)."""
         self._guard = guard
-        self._key = key
-        self._previous = previous
+        self.key = key
+        self.at = at
+        self.settled: asyncio.Future[None] = guard.hass.loop.create_future()
+
+    def keep(self) -> None:
+        """The MMS went out, waits in the outbox, or may have gone out: the cooldown started."""
+        if not self.settled.done():
+            self._guard._settle_mark(self, kept=True)  # noqa: SLF001 - the guard's own helper
 
     def undo(self) -> None:
         """The MMS neither went out nor was deferred: the cooldown did not start."""
-        self._guard._restore(self._key, self._previous)  # noqa: SLF001 - the guard's own helper
+        if not self.settled.done():
+            self._guard._settle_mark(self, kept=False)  # noqa: SLF001 - the guard's own helper
 
 
 class SpendingGuard:
@@ -89,7 +101,8 @@ class SpendingGuard:
         self._day = dt_util.now().date()
         self._sent: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
-        self._last_sent: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}  # cooldowns started by sends that settled
+        self._pending: dict[str, list[CooldownMark]] = {}  # marks whose send is still under way
         self._listeners: list[CALLBACK_TYPE] = []
 
     async def async_load(self) -> None:
@@ -210,33 +223,65 @@ class SpendingGuard:
 
     # --- cooldown --------------------------------------------------------------------------------
 
-    def begin(self, recipient: str, tag: str, cooldown: float) -> CooldownMark | None:
-        """Mark `recipient`'s `tag` as sent now, or None when it was sent less than `cooldown` s ago.
+    async def async_begin(
+        self, recipients: Sequence[str], tag: str, cooldown: float
+    ) -> dict[str, CooldownMark]:
+        """Mark `tag` as being sent now to each of `recipients` but those it went to within `cooldown` s.
 
-        Marked at the start of the send (and undone when it fails), so calls arriving while the first
-        is still uploading are suppressed too.
+        Marked at the start of the send, so calls arriving while the first is still uploading are
+        suppressed too; but such a call first waits for that send to settle, since a send that then
+        fails sent nothing and must not silence the next alarm. It holds no mark while it waits (no
+        two calls can wait on each other), and it waits for every recipient of the call, which go out
+        in one MMS. Returns the marks of the recipients to send to.
         """
+        keys = {recipient: f"{recipient}\x1f{tag}" for recipient in recipients}
+        while cooldown and (
+            waiting := [
+                mark.settled
+                for key in keys.values()
+                for mark in self._pending.get(key, ())
+                if self._within(mark.at, cooldown) and not self._suppressed(key, cooldown)
+            ]
+        ):
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         self._roll_over()
-        key = f"{recipient}\x1f{tag}"
         now = dt_util.utcnow().timestamp()
-        previous = self._last_sent.get(key)
-        if cooldown and previous is not None and now - previous < cooldown:
-            return None
-        self._last_sent[key] = now
-        self._store.async_delay_save(self._data, SAVE_DELAY)
-        return CooldownMark(self, key, previous)
+        marks: dict[str, CooldownMark] = {}
+        for recipient, key in keys.items():
+            if not self._suppressed(key, cooldown):
+                marks[recipient] = mark = CooldownMark(self, key, now)
+                self._pending.setdefault(key, []).append(mark)
+        if marks:
+            # Stored as if sent: after a crash mid-send the MMS may well be on the phone.
+            self._store.async_delay_save(self._data, SAVE_DELAY)
+        return marks
 
-    def _restore(self, key: str, previous: float | None) -> None:
-        if previous is None:
-            self._last_sent.pop(key, None)
-        else:
-            self._last_sent[key] = previous
+    def _suppressed(self, key: str, cooldown: float) -> bool:
+        previous = self._last_sent.get(key)
+        return bool(cooldown) and previous is not None and self._within(previous, cooldown)
+
+    @staticmethod
+    def _within(at: float, cooldown: float) -> bool:
+        return dt_util.utcnow().timestamp() - at < cooldown
+
+    def _settle_mark(self, mark: CooldownMark, *, kept: bool) -> None:
+        pending = self._pending.get(mark.key, [])
+        if mark in pending:
+            pending.remove(mark)
+        if not pending:
+            self._pending.pop(mark.key, None)
+        if kept:
+            self._last_sent[mark.key] = max(self._last_sent.get(mark.key, mark.at), mark.at)
+        mark.settled.set_result(None)
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     # --- plumbing --------------------------------------------------------------------------------
 
     def _data(self) -> _Stored:
-        return {"day": self._day.isoformat(), "sent": self._sent, "last_sent": dict(self._last_sent)}
+        last_sent = dict(self._last_sent)
+        for key, marks in self._pending.items():
+            last_sent[key] = max(last_sent.get(key, 0.0), *(mark.at for mark in marks))
+        return {"day": self._day.isoformat(), "sent": dict(self._sent), "last_sent": last_sent}
 
     def _changed(self) -> None:
         self._store.async_delay_save(self._data, SAVE_DELAY)
