@@ -6,6 +6,10 @@ when the gateway queued its MMS, when it was deferred to the outbox, or when the
 A send is *reserved* before any snapshot is taken, so a burst of concurrent calls cannot all slip
 under the limit while the first is still uploading; the reservation becomes the real count once the
 gateway has answered. The "MMS sent today" sensor shows the account's total over all numbers.
+
+A cooldown is marked when a send starts and stays *pending* until the send settles: kept when the MMS
+went out, was deferred or may have gone, undone otherwise. Only a kept mark suppresses; a call that a
+pending mark might suppress waits for it to settle.
 """
 
 from __future__ import annotations
