@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .api import (
     SerwerSmsAccessDeniedError,
@@ -39,6 +39,16 @@ _KEYS: tuple[tuple[type[SerwerSmsError], str], ...] = (
     (SerwerSmsConnectionError, "cannot_connect"),
     (SerwerSmsServerError, "cannot_connect"),
 )
+
+
+def invalid(key: str, **placeholders: str) -> ServiceValidationError:
+    """A caller's mistake, translated (`translation_key` `key`): nothing was uploaded or sent.
+
+    The one way the integration refuses a call, so every refusal reaches the user in their language.
+    """
+    return ServiceValidationError(
+        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders or None
+    )
 
 
 def gateway_error(hass: HomeAssistant, entry: ConfigEntry, err: SerwerSmsError) -> HomeAssistantError:

@@ -6,22 +6,27 @@ when the gateway queued its MMS, when it was deferred to the outbox, or when the
 A send is *reserved* before any snapshot is taken, so a burst of concurrent calls cannot all slip
 under the limit while the first is still uploading; the reservation becomes the real count once the
 gateway has answered. The "MMS sent today" sensor shows the account's total over all numbers.
+
+A cooldown is marked when a send starts and stays *pending* until the send settles: kept when the MMS
+went out, was deferred or may have gone, undone otherwise. Only a kept mark suppresses; a call that a
+pending mark might suppress waits for it to settle.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypedDict
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
-from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers.event import async_track_time_change
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, DOMAIN, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
+from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
+from .errors import invalid
 from .issue import clear_issue, raise_issue
 
 STORAGE_VERSION = 1
@@ -65,17 +70,28 @@ class Reservation:
 
 
 class CooldownMark:
-    """A recipient's `tag` marked as sent now; undone when the send fails after all."""
+    """A recipient's `tag` marked as being sent now: pending until its send settles.
 
-    def __init__(self, guard: SpendingGuard, key: str, previous: float | None) -> None:
-        """Remember what the mark replaced."""
+    Kept when the MMS went out, waits in the outbox or may have gone out; undone otherwise. Calls
+    that would be suppressed by it wait for it to settle first (see `SpendingGuard.async_begin`).
+    """
+
+    def __init__(self, guard: SpendingGuard, key: str, at: float) -> None:
+        """A mark of `key` made at `at` (POSIX seconds)."""
         self._guard = guard
-        self._key = key
-        self._previous = previous
+        self.key = key
+        self.at = at
+        self.settled: asyncio.Future[None] = guard.hass.loop.create_future()
+
+    def keep(self) -> None:
+        """The MMS went out, waits in the outbox, or may have gone out: the cooldown started."""
+        if not self.settled.done():
+            self._guard._settle_mark(self, kept=True)  # noqa: SLF001 - the guard's own helper
 
     def undo(self) -> None:
         """The MMS neither went out nor was deferred: the cooldown did not start."""
-        self._guard._restore(self._key, self._previous)  # noqa: SLF001 - the guard's own helper
+        if not self.settled.done():
+            self._guard._settle_mark(self, kept=False)  # noqa: SLF001 - the guard's own helper
 
 
 class SpendingGuard:
@@ -83,13 +99,14 @@ class SpendingGuard:
 
     def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Bind the guard to one account's storage."""
-        self._hass = hass
+        self.hass = hass
         self._entry = entry
         self._store: Store[_Stored] = Store(hass, STORAGE_VERSION, _storage_key(entry.entry_id))
         self._day = dt_util.now().date()
         self._sent: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
-        self._last_sent: dict[str, float] = {}
+        self._last_sent: dict[str, float] = {}  # cooldowns started by sends that settled
+        self._pending: dict[str, list[CooldownMark]] = {}  # marks whose send is still under way
         self._listeners: list[CALLBACK_TYPE] = []
         self._midnight: CALLBACK_TYPE | None = None
 
@@ -104,13 +121,24 @@ class SpendingGuard:
 
     @callback
     def async_start(self) -> None:
-        """Start a new count at every local midnight."""
+        """Start a new count when each local day starts.
+
+        Timed to the day's start rather than to 00:00:00, which a daylight saving change can skip
+        (America/Santiago goes from 23:59:59 to 01:00): a clock-time trigger would then not fire
+        that day, and yesterday's count would hold all day.
+        """
 
         @callback
-        def _midnight(now: datetime) -> None:
-            self._roll_over()
+        def _arm() -> None:
+            tomorrow = dt_util.start_of_local_day(dt_util.now().date() + timedelta(days=1))
+            self._midnight = async_track_point_in_utc_time(self.hass, _new_day, dt_util.as_utc(tomorrow))
 
-        self._midnight = async_track_time_change(self._hass, _midnight, hour=0, minute=0, second=0)
+        @callback
+        def _new_day(_now: datetime) -> None:
+            self._roll_over()
+            _arm()
+
+        _arm()
 
     async def async_stop(self) -> None:
         """No more roll-overs (the account unloads); the count is written now."""
@@ -125,16 +153,18 @@ class SpendingGuard:
         await Store[_Stored](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
 
     async def async_save(self) -> None:
-        """Write now (on unload), rather than after the save delay."""
+        """Write now, rather than after the save delay: after a send (before its call returns), on unload."""
         await self._store.async_save(self._data())
 
     # --- what the sensor shows -------------------------------------------------------------------
 
     @property
     def sent_today(self) -> int:
-        """MMS counted today over all numbers (queued or deferred; test sends not)."""
-        self._roll_over()
-        return sum(self._sent.values())
+        """MMS counted today over all numbers (queued or deferred; test sends not).
+
+        Only reads: the day's timer starts the new count (and takes the repair issue away).
+        """
+        return sum(self._sent.values()) if self._day == dt_util.now().date() else 0
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
@@ -152,16 +182,10 @@ class SpendingGuard:
             used = max((self._sent.get(p, 0) + self._reserved.get(p, 0) for p in phones), default=0)
             if used + 1 > limit:
                 raise_issue(
-                    self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
+                    self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used)
                 )
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key=ISSUE_DAILY_LIMIT_REACHED,
-                    translation_placeholders={
-                        "limit": str(limit),
-                        "sent_today": str(used),
-                        "needed": str(len(phones)),
-                    },
+                raise invalid(
+                    ISSUE_DAILY_LIMIT_REACHED, limit=str(limit), sent_today=str(used), needed=str(len(phones))
                 )
         for phone in phones:
             self._reserved[phone] = self._reserved.get(phone, 0) + 1
@@ -186,7 +210,7 @@ class SpendingGuard:
         """Options changed: a raised (or removed) limit takes the repair issue away."""
         limit = daily_limit(self._entry)
         if not limit or max(self._sent.values(), default=0) < limit:
-            clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+            clear_issue(self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
 
     def _roll_over(self) -> None:
         today = dt_util.now().date()
@@ -198,38 +222,70 @@ class SpendingGuard:
         # Cooldowns are seconds, not days: keep only those that can still suppress a send.
         horizon = dt_util.utcnow().timestamp() - MAX_COOLDOWN
         self._last_sent = {key: when for key, when in self._last_sent.items() if when > horizon}
-        clear_issue(self._hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
+        clear_issue(self.hass, self._entry, ISSUE_DAILY_LIMIT_REACHED)
         self._changed()
 
     # --- cooldown --------------------------------------------------------------------------------
 
-    def begin(self, recipient: str, tag: str, cooldown: float) -> CooldownMark | None:
-        """Mark `recipient`'s `tag` as sent now, or None when it was sent less than `cooldown` s ago.
+    async def async_begin(
+        self, recipients: Sequence[str], tag: str, cooldown: float
+    ) -> dict[str, CooldownMark]:
+        """Mark `tag` as being sent now to each of `recipients` but those it went to within `cooldown` s.
 
-        Marked at the start of the send (and undone when it fails), so calls arriving while the first
-        is still uploading are suppressed too.
+        Marked at the start of the send, so calls arriving while the first is still uploading are
+        suppressed too; but such a call first waits for that send to settle, since a send that then
+        fails sent nothing and must not silence the next alarm. It holds no mark while it waits (no
+        two calls can wait on each other), and it waits for every recipient of the call, which go out
+        in one MMS. Returns the marks of the recipients to send to.
         """
+        keys = {recipient: f"{recipient}\x1f{tag}" for recipient in recipients}
+        while cooldown and (
+            waiting := [
+                mark.settled
+                for key in keys.values()
+                for mark in self._pending.get(key, ())
+                if self._within(mark.at, cooldown) and not self._suppressed(key, cooldown)
+            ]
+        ):
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         self._roll_over()
-        key = f"{recipient}\x1f{tag}"
         now = dt_util.utcnow().timestamp()
-        previous = self._last_sent.get(key)
-        if cooldown and previous is not None and now - previous < cooldown:
-            return None
-        self._last_sent[key] = now
-        self._store.async_delay_save(self._data, SAVE_DELAY)
-        return CooldownMark(self, key, previous)
+        marks: dict[str, CooldownMark] = {}
+        for recipient, key in keys.items():
+            if not self._suppressed(key, cooldown):
+                marks[recipient] = mark = CooldownMark(self, key, now)
+                self._pending.setdefault(key, []).append(mark)
+        if marks:
+            # Stored as if sent: after a crash mid-send the MMS may well be on the phone.
+            self._store.async_delay_save(self._data, SAVE_DELAY)
+        return marks
 
-    def _restore(self, key: str, previous: float | None) -> None:
-        if previous is None:
-            self._last_sent.pop(key, None)
-        else:
-            self._last_sent[key] = previous
+    def _suppressed(self, key: str, cooldown: float) -> bool:
+        previous = self._last_sent.get(key)
+        return bool(cooldown) and previous is not None and self._within(previous, cooldown)
+
+    @staticmethod
+    def _within(at: float, cooldown: float) -> bool:
+        return dt_util.utcnow().timestamp() - at < cooldown
+
+    def _settle_mark(self, mark: CooldownMark, *, kept: bool) -> None:
+        pending = self._pending.get(mark.key, [])
+        if mark in pending:
+            pending.remove(mark)
+        if not pending:
+            self._pending.pop(mark.key, None)
+        if kept:
+            self._last_sent[mark.key] = max(self._last_sent.get(mark.key, mark.at), mark.at)
+        mark.settled.set_result(None)
         self._store.async_delay_save(self._data, SAVE_DELAY)
 
     # --- plumbing --------------------------------------------------------------------------------
 
     def _data(self) -> _Stored:
-        return {"day": self._day.isoformat(), "sent": self._sent, "last_sent": dict(self._last_sent)}
+        last_sent = dict(self._last_sent)
+        for key, marks in self._pending.items():
+            last_sent[key] = max(last_sent.get(key, 0.0), *(mark.at for mark in marks))
+        return {"day": self._day.isoformat(), "sent": dict(self._sent), "last_sent": last_sent}
 
     def _changed(self) -> None:
         self._store.async_delay_save(self._data, SAVE_DELAY)

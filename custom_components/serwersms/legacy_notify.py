@@ -97,6 +97,7 @@ async def async_register_legacy_service(hass: HomeAssistant, entry: ConfigEntry)
         target = call.data.get(ATTR_TARGET)
         phones = account_phones(entry) if target is None else list(target)
         request = build_request(phones, call.data.get(ATTR_MESSAGE), call.data.get(ATTR_TITLE), data)
+        request.context = call.context
         with gateway_errors_translated(hass, entry):
             await entry.runtime_data.sender.async_send(request)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from homeassistant.components.notify import NotifyEntity
 from homeassistant.components.notify.const import NotifyEntityFeature
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import SerwerSmsConfigEntry
@@ -42,6 +42,19 @@ class RecipientNotifyEntity(RecipientEntity, NotifyEntity):
         with gateway_errors_translated(self.hass, self._entry):
             await self._entry.runtime_data.sender.async_send(
                 MmsRequest(
-                    self.phones, message=message, title=title, recipient_ids=(self.subentry.subentry_id,)
+                    self.phones,
+                    message=message,
+                    title=title,
+                    recipient_ids=(self.subentry.subentry_id,),
+                    context=self._context,
                 )
             )
+
+    @callback
+    def async_record_sent(self) -> None:
+        """A send to this recipient by `serwersms.send_mms`: the entity's state (last sent) moves.
+
+        `notify.send_message` records its own sends; the batched action, which sends for several
+        entities at once, calls this for each of them.
+        """
+        self._async_record_notification()

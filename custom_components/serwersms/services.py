@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
+from functools import partial
 from typing import Any
 
 from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
@@ -18,7 +20,7 @@ from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.entity import Entity
 import probatio as vol
 
-from .api import QUEUED, UNKNOWN, SerwerSmsError, SerwerSmsOutcomeUnknownError
+from .api import SerwerSmsError
 from .const import (
     ATTR_CAMERA,
     ATTR_CONFIG_ENTRY_ID,
@@ -36,12 +38,10 @@ from .const import (
     MAX_COOLDOWN,
 )
 from .coordinator import SerwerSmsConfigEntry
-from .errors import gateway_error, gateway_errors_translated
+from .errors import gateway_error, gateway_errors_translated, invalid
 from .guard import CooldownMark
 from .mms.attachments import AttachmentSources, media_content_id
-from .mms.deferred import DEFERRED
 from .mms.recipients import InvalidPhoneNumberError, normalize_phone
-from .mms.sender import invalid
 from .notify import RecipientNotifyEntity
 from .schemas import ATTACHMENT_FIELDS, build_request
 
@@ -55,7 +55,9 @@ SEND_MMS_SCHEMA = cv.make_entity_service_schema(
     {
         vol.Optional(ATTR_MESSAGE_KEY): cv.string,
         vol.Optional(ATTR_TITLE_KEY): cv.string,
-        # A number here; its range is checked in code, for a translated error.
+        # A number here, its range checked in code: a `vol.Range` here would refuse 86401 with
+        # voluptuous's English text ("value must be at most …"), which Home Assistant passes on
+        # untranslated; the contract wants every refusal in the user's language (`invalid_cooldown`).
         vol.Optional(ATTR_COOLDOWN): vol.Coerce(float),
         vol.Optional(ATTR_TAG): cv.string,
         **ATTACHMENT_FIELDS,
@@ -102,47 +104,46 @@ async def _send_to_account(
     if not 0 <= cooldown <= MAX_COOLDOWN:
         raise invalid("invalid_cooldown", cooldown=f"{cooldown:g}", max=str(MAX_COOLDOWN))
     request = build_request([], call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    request.context = call.context
     # Cooldown first: a suppressed recipient costs no snapshot, no upload and no request.
-    marks: dict[str, CooldownMark] = {}
-    sending: list[RecipientNotifyEntity] = []
+    sending = list(recipients)
     if not request.test:
         # Every real send is marked, so a later call's cooldown also counts sends made without one.
         title = request.title or entry.options.get(CONF_DEFAULT_TITLE, DEFAULT_TITLE)
         tag = str(call.data.get(ATTR_TAG) or title)
-        for entity in recipients:
-            mark = entry.runtime_data.guard.begin(entity.subentry.subentry_id, tag, cooldown)
-            if mark is None:
-                responses[entity.entity_id] = dict(SUPPRESSED)
-            else:
-                marks[entity.entity_id] = mark
-                sending.append(entity)
+        marks = await entry.runtime_data.guard.async_begin(
+            [entity.subentry.subentry_id for entity in recipients], tag, cooldown
+        )
+        sending = [entity for entity in recipients if entity.subentry.subentry_id in marks]
+        responses.update(
+            (entity.entity_id, dict(SUPPRESSED)) for entity in recipients if entity not in sending
+        )
         if not sending:
             return responses
-    else:
-        sending = list(recipients)
+        request.on_settled = partial(_settle_marks, sending, marks)
     request.phones = [phone for entity in sending for phone in entity.phones]
     request.recipient_ids = tuple(entity.subentry.subentry_id for entity in sending)
-    try:
-        with gateway_errors_translated(call.hass, entry):
-            sent = await entry.runtime_data.sender.async_send(request)
-    except BaseException as err:
-        if not isinstance(err.__cause__, SerwerSmsOutcomeUnknownError):
-            for mark in marks.values():
-                mark.undo()  # nothing went out or waits: the cooldown did not start
-        raise
+    with gateway_errors_translated(call.hass, entry):
+        sent = await entry.runtime_data.sender.async_send(request)
     for entity in sending:
-        entity._async_record_notification()  # noqa: SLF001 - NotifyEntity's own bookkeeping
-        response = sent.response(_own_numbers(entity))
-        if entity.entity_id in marks and not _may_have_gone(response):
-            marks[entity.entity_id].undo()  # refused for this recipient: the cooldown did not start
-        responses[entity.entity_id] = response
+        entity.async_record_sent()
+        responses[entity.entity_id] = sent.response(_own_numbers(entity))
     return responses
 
 
-def _may_have_gone(response: dict[str, Any]) -> bool:
-    """Whether an MMS went out, waits in the outbox, or may have gone out (an unknown outcome)."""
-    statuses = {recipient["status"] for recipient in response["recipients"]}
-    return bool(statuses & {QUEUED, UNKNOWN, DEFERRED})
+def _settle_marks(
+    sending: list[RecipientNotifyEntity], marks: dict[str, CooldownMark], counted: Collection[str]
+) -> None:
+    """A recipient's cooldown starts when one of its numbers counts (went out, waits, may have gone).
+
+    Told by the pipeline once the send is over, even when this call was cancelled meanwhile.
+    """
+    for entity in sending:
+        mark = marks[entity.subentry.subentry_id]
+        if any(phone in counted for phone in _own_numbers(entity)):
+            mark.keep()
+        else:
+            mark.undo()  # refused, or nothing went out: the cooldown did not start
 
 
 async def _send_mms(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:

@@ -226,8 +226,13 @@ class SerwerSmsClient:
         """
         for _ in range(2):
             try:
+                # `Connection: close`: a probe leaves no kept-alive connection behind for a send to pick
+                # up; one the gateway silently lost would hold that send until its timeout.
                 async with self._session.head(
-                    self._base_url, timeout=aiohttp.ClientTimeout(total=wait), allow_redirects=False
+                    self._base_url,
+                    timeout=aiohttp.ClientTimeout(total=wait),
+                    allow_redirects=False,
+                    headers={"Connection": "close"},
                 ):
                     return True
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, TimeoutError):

@@ -15,11 +15,12 @@ import aiohttp
 from homeassistant.components import media_source
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, split_entity_id
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
 
 from ..const import DOMAIN
+from ..errors import invalid
 from .frames import Motion
 
 MAX_SOURCE_BYTES = 20 * 1024 * 1024  # far above any MMS; stops endless or huge downloads
@@ -53,12 +54,6 @@ class AttachmentSources:
         return cameras + len(self.media) + len(self.files) + len(self.urls)
 
 
-def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders or None
-    )
-
-
 def media_content_id(value: Any) -> str:
     """A media-source id from a string or a media selector's value."""
     if isinstance(value, dict):
@@ -70,14 +65,14 @@ def _check_entity(hass: HomeAssistant, entity_id: str) -> None:
     try:
         domain, _ = split_entity_id(entity_id)
     except ValueError:
-        raise _invalid("camera_not_found", entity_id=entity_id) from None
+        raise invalid("camera_not_found", entity_id=entity_id) from None
     if domain not in ("camera", "image"):
-        raise _invalid("camera_not_found", entity_id=entity_id)
+        raise invalid("camera_not_found", entity_id=entity_id)
     state = hass.states.get(entity_id)
     if state is None:
-        raise _invalid("camera_not_found", entity_id=entity_id)
+        raise invalid("camera_not_found", entity_id=entity_id)
     if state.state == STATE_UNAVAILABLE:
-        raise _invalid("camera_unavailable", entity_id=entity_id)
+        raise invalid("camera_unavailable", entity_id=entity_id)
 
 
 def _check_file(hass: HomeAssistant, path: str) -> str:
@@ -85,20 +80,20 @@ def _check_file(hass: HomeAssistant, path: str) -> str:
     given = Path(path)
     real = given.resolve()
     if not given.is_absolute() or not hass.config.is_allowed_path(str(real)):
-        raise _invalid("file_not_allowed", path=path)
+        raise invalid("file_not_allowed", path=path)
     if not real.is_file():
-        raise _invalid("file_not_found", path=path)
+        raise invalid("file_not_found", path=path)
     if real.stat().st_size > MAX_SOURCE_BYTES:
-        raise _invalid("attachment_too_large", source=path)
+        raise invalid("attachment_too_large", source=path)
     return str(real)
 
 
 def _check_url(hass: HomeAssistant, url: str) -> None:
     parsed = URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise _invalid("url_not_allowed", url=url)
+        raise invalid("url_not_allowed", url=url)
     if not hass.config.is_allowed_external_url(url):
-        raise _invalid("url_not_allowed", url=url)
+        raise invalid("url_not_allowed", url=url)
 
 
 async def check_sources(hass: HomeAssistant, sources: AttachmentSources) -> None:
@@ -107,7 +102,7 @@ async def check_sources(hass: HomeAssistant, sources: AttachmentSources) -> None
         _check_entity(hass, entity_id)
     for value in sources.media:
         if not media_source.is_media_source_id(value):
-            raise _invalid("media_not_found", media_id=value)
+            raise invalid("media_not_found", media_id=value)
     for url in sources.urls:
         _check_url(hass, url)
     for path in sources.files:
@@ -146,9 +141,9 @@ async def _file(hass: HomeAssistant, path: str, *, trusted: bool = False) -> Att
     try:
         content = await hass.async_add_executor_job(_read, real)
     except OSError as err:
-        raise _invalid("file_not_found", path=path) from err
+        raise invalid("file_not_found", path=path) from err
     if len(content) > MAX_SOURCE_BYTES:
-        raise _invalid("attachment_too_large", source=path)
+        raise invalid("attachment_too_large", source=path)
     return Attachment(content, Path(path).name, None)
 
 
@@ -161,9 +156,9 @@ async def _media(hass: HomeAssistant, media_id: str) -> Attachment:
     try:
         resolved = await media_source.async_resolve_media(hass, media_id, None)
     except (media_source.Unresolvable, HomeAssistantError) as err:
-        raise _invalid("media_not_found", media_id=media_id) from err
+        raise invalid("media_not_found", media_id=media_id) from err
     if resolved.path is None:
-        raise _invalid("media_not_supported", media_id=media_id)
+        raise invalid("media_not_supported", media_id=media_id)
     return await _file(hass, str(resolved.path), trusted=True)
 
 
@@ -184,12 +179,12 @@ async def _url(hass: HomeAssistant, url: str, verify_ssl: bool) -> Attachment:
                         translation_placeholders={"url": url, "error": f"HTTP {response.status}"},
                     )
                 if (response.content_length or 0) > MAX_SOURCE_BYTES:
-                    raise _invalid("attachment_too_large", source=url)
+                    raise invalid("attachment_too_large", source=url)
                 body = bytearray()
                 async for chunk in response.content.iter_chunked(64 * 1024):
                     body += chunk
                     if len(body) > MAX_SOURCE_BYTES:
-                        raise _invalid("attachment_too_large", source=url)
+                        raise invalid("attachment_too_large", source=url)
                 name = URL(current).name or "image"
                 return Attachment(bytes(body), name, response.content_type)
         except (aiohttp.ClientError, TimeoutError) as err:

@@ -72,6 +72,9 @@ class DailyLimit(Protocol):
     def reserve(self, phones: Sequence[str]) -> Reservation:
         """Hold one MMS for each of `phones`, or raise the translated `daily_limit_reached`."""
 
+    async def async_save(self) -> None:
+        """Store the count now (a send's call returns only once what it counted is on disk)."""
+
 
 class UploadLedger(Protocol):
     """The storage clean-up, as the pipeline sees it."""

@@ -15,9 +15,9 @@ from datetime import datetime
 import logging
 import math
 
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN
+from ..errors import invalid
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -46,22 +46,16 @@ class Motion:
         return self.frames if self.frames_as == FRAMES_AS_IMAGES else 1
 
 
-def _invalid(key: str, **placeholders: str) -> ServiceValidationError:
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
-    )
-
-
 def motion_settings(
     frames: float | None, interval: float | None, frames_as: str | None, overlay: bool
 ) -> Motion:
     """The caller's motion fields, checked: a translated error for anything out of range."""
     count = MIN_FRAMES if frames is None else frames
     if not math.isfinite(count) or count != int(count) or not MIN_FRAMES <= count <= MAX_FRAMES:
-        raise _invalid("frames_out_of_range", frames=f"{count:g}", min=str(MIN_FRAMES), max=str(MAX_FRAMES))
+        raise invalid("frames_out_of_range", frames=f"{count:g}", min=str(MIN_FRAMES), max=str(MAX_FRAMES))
     seconds = 1.0 if interval is None else interval
     if not MIN_FRAME_INTERVAL <= seconds <= MAX_FRAME_INTERVAL:
-        raise _invalid(
+        raise invalid(
             "frame_interval_out_of_range",
             frame_interval=f"{seconds:g}",
             min=f"{MIN_FRAME_INTERVAL:g}",
@@ -69,7 +63,7 @@ def motion_settings(
         )
     kind = FRAMES_AS_GIF if frames_as is None else frames_as
     if kind not in (FRAMES_AS_GIF, FRAMES_AS_IMAGES):
-        raise _invalid("frames_as_invalid", frames_as=kind)
+        raise invalid("frames_as_invalid", frames_as=kind)
     return Motion(int(count), seconds, kind, overlay)
 
 

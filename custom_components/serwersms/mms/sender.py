@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.core import Context, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from ..api import (
@@ -49,6 +49,7 @@ from ..const import (
     MAX_RECIPIENTS,
     MAX_TITLE_LENGTH,
 )
+from ..errors import invalid
 from . import attachments, fitting, motion
 from .attachments import AttachmentSources
 from .deferred import (
@@ -100,13 +101,11 @@ class MmsRequest:
     test: bool = False
     # The recipients (subentry ids) whose numbers these are; empty for bare numbers (legacy notify).
     recipient_ids: tuple[str, ...] = ()
-
-
-def invalid(key: str, **placeholders: str) -> ServiceValidationError:
-    """A translated caller mistake."""
-    return ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders or None
-    )
+    # The caller's context, carried by the `serwersms_mms_sent` event (who or what sent it).
+    context: Context | None = None
+    # Told once, when the send is over, which numbers count (queued, deferred or maybe sent; none
+    # when nothing went out) — even when the caller was cancelled while the send request was out.
+    on_settled: Callable[[Collection[str]], None] | None = None
 
 
 def message_bytes(message: str | None) -> int:
@@ -286,14 +285,20 @@ class MmsSender:
         """Send one MMS (see `_async_send`), as one of the sends an unload waits for."""
         if self._stopped:
             raise HomeAssistantError(translation_domain=DOMAIN, translation_key="account_unloading")
-        self._running += 1
-        self._idle.clear()
+        self._began()
         try:
             return await self._async_send(request)
         finally:
-            self._running -= 1
-            if not self._running:
-                self._idle.set()
+            self._ended()
+
+    def _began(self) -> None:
+        self._running += 1
+        self._idle.clear()
+
+    def _ended(self) -> None:
+        self._running -= 1
+        if not self._running:
+            self._idle.set()
 
     async def _async_send(self, request: MmsRequest) -> MmsOutcome:
         """Send one MMS to every number of `request` (each once); tell the listeners what happened.
@@ -303,6 +308,13 @@ class MmsSender:
         and `SerwerSmsOutcomeUnknownError` (after announcing the outcome) when no number is known to
         be queued or deferred but some may have been sent.
         """
+        settlement = _Settlement(request.on_settled)
+        try:
+            return await self._validate_and_send(request, settlement)
+        finally:
+            settlement.release()  # whatever was not committed (nothing when the tail holds it)
+
+    async def _validate_and_send(self, request: MmsRequest, settlement: _Settlement) -> MmsOutcome:
         title = self._title(request.title)
         attachment_count = len(request.sources) + len(request.file_ids)
         if attachment_count > MAX_ATTACHMENTS:
@@ -313,13 +325,14 @@ class MmsSender:
         date = self._date(request.date)
         self._picture_budget(request, 0)  # the text alone may already be too much: ask nobody
         # Before any snapshot or upload: a runaway automation spends nothing past the daily limit.
-        reservation = self._reserve([] if request.test else phones)
+        settlement.reservation = self._reserve([] if request.test else phones)
         # Taken now, so MMS of concurrent calls that end up deferred go out in the order of the calls.
         place = self._outbox.take_place() if self._outbox is not None else 0
-        try:
-            return await self._send_reserved(request, title, phones, date, reservation, place)
-        finally:
-            reservation.release()  # whatever was not committed: nothing went out for it
+        return await self._send_reserved(request, title, phones, date, settlement, place)
+
+    async def _save_count(self) -> None:
+        if self._limit is not None:
+            await self._limit.async_save()
 
     def _reserve(self, phones: list[str]) -> Reservation:
         if self._limit is None or not phones:
@@ -336,7 +349,7 @@ class MmsSender:
         title: str,
         phones: list[str],
         date: datetime | None,
-        reservation: Reservation,
+        reservation: _Settlement,
         place: int,
     ) -> MmsOutcome:
         if request.file_ids and self._ledger is not None:
@@ -369,7 +382,54 @@ class MmsSender:
                 request, title, date, [RecipientResult(phone, DEFERRED) for phone in phones], (), frames
             )
             reservation.commit(phones)
+            await self._save_count()
             return outcome
+        # From here the request leaves: it runs to the end and is counted (and its cooldown kept)
+        # even when the caller is cancelled, say by a `mode: restart` automation; else the MMS goes
+        # out uncounted and the next run sends it again.
+        reservation.handed_over = True
+        self._began()  # an unload waits for the request even when its caller stopped waiting
+        tail = self._entry.async_create_task(
+            self._hass,
+            self._send_and_record(request, title, phones, date, reservation, place, fitted, uploaded, frames),
+            "serwersms send request",
+        )
+        tail.add_done_callback(_retrieve)
+        return await asyncio.shield(tail)
+
+    async def _send_and_record(
+        self,
+        request: MmsRequest,
+        title: str,
+        phones: list[str],
+        date: datetime | None,
+        reservation: _Settlement,
+        place: int,
+        fitted: list[FittedImage],
+        uploaded: list[UploadedFile],
+        frames: dict[str, int],
+    ) -> MmsOutcome:
+        """Send, then count, announce and store what went out (the tail no caller can cut off)."""
+        try:
+            return await self._request_and_record(
+                request, title, phones, date, reservation, place, fitted, uploaded, frames
+            )
+        finally:
+            reservation.release(tail=True)
+            self._ended()
+
+    async def _request_and_record(
+        self,
+        request: MmsRequest,
+        title: str,
+        phones: list[str],
+        date: datetime | None,
+        reservation: _Settlement,
+        place: int,
+        fitted: list[FittedImage],
+        uploaded: list[UploadedFile],
+        frames: dict[str, int],
+    ) -> MmsOutcome:
         file_ids = [f.id for f in uploaded] + list(request.file_ids)
         outcomes = await self._send(phones, title, file_ids, request, date)
         if any(isinstance(o.error, SerwerSmsNotFoundError) for o in outcomes):
@@ -393,7 +453,9 @@ class MmsSender:
             raise errors[0]  # refused as a whole: nothing was sent, nothing to announce
         reservation.commit([r.phone for r in outcome.recipients if r.status in _COUNTED])
         if outcome.waiting < len(outcome.recipients):
-            self._async_completed(outcome)  # all deferred: announced when it leaves the outbox
+            # Announced now, unless all of it waits in the outbox: then when it leaves.
+            self._async_completed(outcome, request.context)
+        await self._save_count()  # on disk before the call returns: a crash then must not forget it
         if not outcome.queued and not waiting and any(r.status == UNKNOWN for r in outcome.recipients):
             raise SerwerSmsOutcomeUnknownError("no clear answer to the send; the MMS may have been sent")
         return outcome
@@ -498,8 +560,9 @@ class MmsSender:
         return [o for o in outcomes if o not in refused] + again, uploaded, file_ids
 
     @callback
-    def _async_completed(self, outcome: MmsOutcome) -> None:
-        self._announcer.announce(outcome)
+    def _async_completed(self, outcome: MmsOutcome, context: Context | None = None) -> None:
+        """Announce a finished send with the caller's `context` (listeners first, then the bus)."""
+        self._announcer.announce(outcome, context)
 
 
 class _NoReservation:
@@ -513,6 +576,35 @@ class _NoReservation:
 
 
 _NO_RESERVATION = _NoReservation()
+
+
+class _Settlement:
+    """One send's hold on the daily limit and the caller's `on_settled`, settled once.
+
+    The caller's task settles it, unless the send request has left: then the task that carries the
+    request (`handed_over`) does, so a cancelled caller neither frees nor loses what went out.
+    """
+
+    def __init__(self, on_settled: Callable[[Collection[str]], None] | None) -> None:
+        """Nothing reserved yet (the send may be refused before it reserves)."""
+        self.reservation: Reservation = _NO_RESERVATION
+        self.handed_over = False
+        self._on_settled = on_settled
+
+    def commit(self, counted: Sequence[str]) -> None:
+        """The send is over: the numbers in `counted` count."""
+        self.reservation.commit(counted)
+        if self._on_settled is not None:
+            on_settled, self._on_settled = self._on_settled, None
+            try:
+                on_settled(frozenset(counted))
+            except Exception:
+                _LOGGER.exception("A send's settlement listener failed")
+
+    def release(self, *, tail: bool = False) -> None:
+        """Nothing (more) went out; the caller's release is left to the tail once it holds the send."""
+        if tail or not self.handed_over:
+            self.commit([])
 
 
 def _retrieve(job: asyncio.Future[Any]) -> None:
