@@ -6,7 +6,7 @@ It has no Home Assistant imports so that it can be published on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
@@ -58,6 +58,10 @@ CONNECT_TIMEOUT: Final = 10.0
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
 
 
+class _NotTriedError(SerwerSmsNotReachedError):
+    """Not even tried: another call is retrying a gateway it could not reach (see `_fail_fast`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Upload:
     content: bytes
@@ -106,11 +110,32 @@ class SerwerSmsClient:
         self._max_backoff = max_backoff
         self._batch_size = batch_size
         self._parallel = asyncio.Semaphore(max(1, max_parallel_batches))
+        # The last connection attempt was refused (or found no route), and no reply came since.
+        self._gateway_down = False
+        self._probing = 0  # calls retrying after they could not reach the gateway
+        self._reachable: bool | None = None  # None: not asked yet
+        self._reachability_listeners: list[Callable[[bool, str], None]] = []
 
     @property
     def base_url(self) -> str:
         """The gateway's base URL."""
         return self._base_url
+
+    @property
+    def reachable(self) -> bool | None:
+        """Whether the gateway answered the last request (None before the first)."""
+        return self._reachable
+
+    def add_reachability_listener(self, listener: Callable[[bool, str], None]) -> Callable[[], None]:
+        """Call `listener(reachable, detail)` when the gateway stops answering, and when it answers again.
+
+        Once per change, not per request: a caller that logs there logs an outage once, however
+        many polls and retries fail during it. "Not answering" is a connection that failed or timed
+        out, or an HTTP 5xx; any other reply, a refusal included, is an answer. `detail` says what
+        happened (never a secret).
+        """
+        self._reachability_listeners.append(listener)
+        return lambda: self._reachability_listeners.remove(listener)
 
     # --- public calls -------------------------------------------------------------------------
 
@@ -222,8 +247,7 @@ class SerwerSmsClient:
 
     async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:
         try:
-            async with self._parallel:
-                reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
+            reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
         except SerwerSmsError as err:
             return BatchOutcome(tuple(phones), error=err)
         return BatchOutcome(tuple(phones), result=parse_send(reply, phones))
@@ -245,31 +269,80 @@ class SerwerSmsClient:
     ) -> dict[str, Any]:
         """POST one call, retrying what is safe to retry."""
         attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._post_once(endpoint, fields, upload)
-            except SerwerSmsNotReachedError:
-                # Nothing reached the gateway: safe to try again, even for a send.
-                if attempt >= self._max_attempts:
-                    raise
-                await asyncio.sleep(self._delay(attempt))
-            except SerwerSmsRateLimitError as err:
-                # 429 is an explicit refusal: the request was not carried out.
-                wait = err.retry_after if err.retry_after is not None else self._delay(attempt)
-                if attempt >= self._max_attempts or wait > self._max_backoff:
-                    raise
-                await asyncio.sleep(wait)
-            except (SerwerSmsConnectionError, SerwerSmsServerError, SerwerSmsResponseError) as err:
-                if send:
-                    raise SerwerSmsOutcomeUnknownError(
-                        f"no clear answer to the send request ({err.gateway_message}); "
-                        "the MMS may have been sent"
-                    ) from err
-                # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
-                if attempt >= self._max_attempts:
-                    raise
-                await asyncio.sleep(self._delay(attempt))
+        probing = False  # this call is retrying a gateway it could not reach: others need not
+        try:
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(endpoint, fields, upload, send=send, first=attempt == 1)
+                except _NotTriedError:
+                    raise  # another call is finding out when the gateway is back
+                except SerwerSmsNotReachedError:
+                    # Nothing reached the gateway: safe to try again, even for a send.
+                    if attempt >= self._max_attempts:
+                        raise
+                    if not probing:
+                        probing = True
+                        self._probing += 1
+                    await asyncio.sleep(self._delay(attempt))
+                except SerwerSmsRateLimitError as err:
+                    # 429 is an explicit refusal: the request was not carried out.
+                    wait = err.retry_after if err.retry_after is not None else self._delay(attempt)
+                    if attempt >= self._max_attempts or wait > self._max_backoff:
+                        raise
+                    await asyncio.sleep(wait)
+                except (SerwerSmsConnectionError, SerwerSmsServerError, SerwerSmsResponseError) as err:
+                    if send:
+                        raise SerwerSmsOutcomeUnknownError(
+                            f"no clear answer to the send request ({err.gateway_message}); "
+                            "the MMS may have been sent"
+                        ) from err
+                    # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
+                    if attempt >= self._max_attempts:
+                        raise
+                    await asyncio.sleep(self._delay(attempt))
+        finally:
+            if probing:
+                self._probing -= 1
+
+    async def _attempt(
+        self, endpoint: str, fields: dict[str, Any], upload: _Upload | None, *, send: bool, first: bool
+    ) -> dict[str, Any]:
+        """One request; a send holds one of the account's send slots for the request only.
+
+        Never through a pause between attempts: in an outage every send would otherwise queue behind
+        the others' back-off (50 alarms answered over 15 s instead of 1.5 s).
+        """
+        if first:
+            self._fail_fast(endpoint)
+        if not send:
+            return await self._post_once(endpoint, fields, upload)
+        async with self._parallel:
+            if first:
+                self._fail_fast(endpoint)  # the wait for a slot may have outlasted the gateway
+            return await self._post_once(endpoint, fields, upload)
+
+    def _fail_fast(self, endpoint: str) -> None:
+        """Raise "not reached" at once while another call is retrying a gateway it could not reach.
+
+        That call's retries find out when the gateway is back; a new call would only go through the
+        same retry ladder (in a real outage each try may wait out a 10-s connect timeout). Nothing is
+        sent, so the error is as true as one from a refused connection: a send may be tried again
+        later (the outbox), and no answer of the gateway is ever turned into a retry.
+        """
+        if self._gateway_down and self._probing:
+            raise _NotTriedError(f"{endpoint}: not tried, the gateway could not be reached a moment ago")
+
+    def _note_reachable(self, reachable: bool, detail: str) -> None:
+        """Tell the listeners when the gateway stops or starts answering (not at every request)."""
+        if self._reachable is reachable:
+            return
+        # Unknown at start: a first answer is no news, a first failure is.
+        news = self._reachable is not None or not reachable
+        self._reachable = reachable
+        if news:
+            for listener in list(self._reachability_listeners):
+                listener(reachable, detail)
 
     def _delay(self, attempt: int) -> float:
         return float(min(self._backoff * 2 ** (attempt - 1), self._max_backoff))
@@ -304,11 +377,26 @@ class SerwerSmsClient:
                 retry_after = response.headers.get("Retry-After")
                 raw = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
-            raise SerwerSmsNotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
+            self._gateway_down = True
+            error: SerwerSmsConnectionError = SerwerSmsNotReachedError(
+                f"cannot connect to the gateway: {type(err).__name__}"
+            )
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
         except TimeoutError as err:
-            raise SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s") from err
+            # It connected: the gateway is there, only slow (and a send may have been carried out).
+            self._gateway_down = False
+            error = SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s")
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
         except aiohttp.ClientError as err:
-            raise SerwerSmsConnectionError(f"{endpoint}: connection failed ({type(err).__name__})") from err
+            self._gateway_down = False
+            error = SerwerSmsConnectionError(f"{endpoint}: connection failed ({type(err).__name__})")
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
+        self._gateway_down = False
+        # A 5xx is the gateway failing, not answering: it counts as unreachable until a real reply.
+        self._note_reachable(status < 500, f"{endpoint}: HTTP {status}")
         _LOGGER.debug(
             "%s -> HTTP %s, %d bytes, %.0f ms",
             endpoint,
