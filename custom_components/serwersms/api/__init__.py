@@ -6,6 +6,7 @@ from .client import (
     MAX_PHONES_PER_REQUEST,
     MAX_REPORT_IDS,
     SerwerSmsClient,
+    is_outage,
     is_refusal,
     merge_batches,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "SerwerSmsServerError",
     "SerwerSmsTimeoutError",
     "SerwerSmsValidationError",
+    "is_outage",
     "is_refusal",
     "merge_batches",
 ]

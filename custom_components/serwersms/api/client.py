@@ -412,6 +412,17 @@ def is_refusal(err: SerwerSmsError) -> bool:
     return isinstance(err, SerwerSmsApiError | SerwerSmsRateLimitError | SerwerSmsNotReachedError)
 
 
+def is_outage(err: SerwerSmsError) -> bool:
+    """Whether `err` says only that the gateway did not answer (no connection, no reply, HTTP 5xx).
+
+    Such a failure is what the reachability listeners hear about once per outage: a caller that
+    logs them need not log it again at every failed try. Any other error is the gateway's answer.
+    """
+    if isinstance(err, SerwerSmsServerError):
+        return err.status >= 500
+    return isinstance(err, SerwerSmsConnectionError)
+
+
 def merge_batches(outcomes: Sequence[BatchOutcome]) -> SendResult:
     """Every number of `outcomes` in order: the gateway's answer, else `unsent` or `unknown` by the error."""
     merged: list[RecipientResult] = []
