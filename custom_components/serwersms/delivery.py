@@ -36,14 +36,22 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import MAX_REPORT_IDS, Report, SerwerSmsClient, SerwerSmsError, is_outage
+from .api import (
+    DELIVERED,
+    MAX_REPORT_IDS,
+    UNDELIVERED,
+    Report,
+    SerwerSmsClient,
+    SerwerSmsError,
+    chunked,
+    is_outage,
+)
 from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
 from .mms.sender import MmsOutcome
 
 _LOGGER = logging.getLogger(__name__)
 
-DELIVERED: Final = "delivered"
-UNDELIVERED: Final = "undelivered"
+# `delivered` and `undelivered` are the client's reading of a final report (`Report.outcome`).
 UNCONFIRMED: Final = "unconfirmed"
 NOT_SENT: Final = "not_sent"
 DELIVERY_STATUSES: Final = (DELIVERED, UNDELIVERED, UNCONFIRMED, NOT_SENT)
@@ -320,8 +328,8 @@ class DeliveryTracker:
             key=lambda message_id: self._pending[message_id].due,
         )
         final: dict[str, Report] = {}
-        for start in range(0, len(asked), MAX_REPORT_IDS):
-            chunk = asked[start : start + MAX_REPORT_IDS]
+        # One request per 500 ids, each on its own: a failed one does not lose the others' reports.
+        for chunk in chunked(asked, MAX_REPORT_IDS):
             try:
                 reports = await self._client.reports(chunk)
             except SerwerSmsError as err:

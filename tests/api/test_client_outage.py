@@ -9,6 +9,7 @@ from freezegun.api import FrozenDateTimeFactory
 import pytest
 
 from custom_components.serwersms.api import (
+    SerwerSmsClient,
     SerwerSmsNotReachedError,
 )
 from serwersms_simulator import Fault, SerwerSmsSimulator
@@ -26,6 +27,13 @@ async def until(condition: Callable[[], bool], limit: float = 5.0) -> None:
         if real_seconds() > deadline:
             pytest.fail(f"not there after {limit:g} s of real time")
         await asyncio.sleep(0)
+
+
+def told_refused(client: SerwerSmsClient) -> asyncio.Event:
+    """Set once the client finds the gateway unreachable (it then pauses before its next try)."""
+    refused = asyncio.Event()
+    client.add_reachability_listener(lambda reachable, _detail: None if reachable else refused.set())
+    return refused
 
 
 async def test_fifty_sends_in_an_outage_are_all_answered_within_one_retry_ladder(
@@ -65,8 +73,9 @@ async def test_a_call_while_another_retries_an_unreachable_gateway_fails_at_once
 ) -> None:
     client = token_client(http_session, simulator, backoff=0.5)
     await simulator.go_offline()
+    refused = told_refused(client)
     first = asyncio.ensure_future(client.account_limits())
-    await until(lambda: client.reachable is False)  # refused once; now in its pause before the next try
+    await until(refused.is_set)  # refused once; now in its pause before the next try
     # No clock moves: the send is answered without a try of its own (nor the other's pauses).
     send = asyncio.ensure_future(client.send_mms([PHONE], title="alarm", text="x"))
     await until(send.done)
@@ -87,9 +96,10 @@ async def test_once_any_reply_comes_calls_go_out_though_another_still_retries(
     client = token_client(http_session, simulator, backoff=0.5)
     await simulator.go_offline()
     # Both refused together; back online, one gets its answer while the other meets a 502 and waits on.
+    refused = told_refused(client)
     files = asyncio.ensure_future(client.list_files())
     limits = asyncio.ensure_future(client.account_limits())
-    await until(lambda: client.reachable is False)
+    await until(refused.is_set)
     await asyncio.sleep(0)
     simulator.fail_next("files/index", Fault("status", status=502))
     await simulator.go_online()

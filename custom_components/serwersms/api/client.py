@@ -116,16 +116,6 @@ class SerwerSmsClient:
         self._reachable: bool | None = None  # None: not asked yet
         self._reachability_listeners: list[Callable[[bool, str], None]] = []
 
-    @property
-    def base_url(self) -> str:
-        """The gateway's base URL."""
-        return self._base_url
-
-    @property
-    def reachable(self) -> bool | None:
-        """Whether the gateway answered the last request (None before the first)."""
-        return self._reachable
-
     def add_reachability_listener(self, listener: Callable[[bool, str], None]) -> Callable[[], None]:
         """Call `listener(reachable, detail)` when the gateway stops answering, and when it answers again.
 
@@ -153,24 +143,9 @@ class SerwerSmsClient:
         upload = _Upload(content, filename, content_type)
         return parse_file_id(await self._call("files/add", fields, upload=upload))
 
-    async def upload_file_from_url(self, url: str, *, name: str | None = None) -> str:
-        """Have the gateway fetch a public URL as an MMS attachment (`files/add`) and return its id."""
-        fields: dict[str, Any] = {"type": "mms", "url": url}
-        if name:
-            fields["name"] = name
-        return parse_file_id(await self._call("files/add", fields))
-
     async def list_files(self) -> list[FileInfo]:
         """List the MMS files stored on the gateway (`files/index`)."""
         return parse_files(await self._call("files/index", {"type": "mms"}))
-
-    async def view_file(self, file_id: str) -> FileInfo:
-        """Describe one stored MMS file (`files/view`)."""
-        reply = await self._call("files/view", {"id": file_id, "type": "mms"})
-        item = reply.get("item", reply)
-        if not isinstance(item, dict):
-            raise SerwerSmsResponseError("files/view returned no file")
-        return FileInfo.from_json(item)
 
     async def delete_file(self, file_id: str) -> None:
         """Delete one stored MMS file (`files/delete`)."""
@@ -232,16 +207,20 @@ class SerwerSmsClient:
             fields["date"] = date.astimezone(GATEWAY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
         if test:
             fields["test"] = True
-        batches = [list(phones[i : i + self._batch_size]) for i in range(0, len(phones), self._batch_size)]
+        batches = chunked(phones, self._batch_size)
         return list(await asyncio.gather(*(self._send_batch(batch, fields) for batch in batches)))
 
     async def reports(self, message_ids: Sequence[str]) -> list[Report]:
-        """Return delivery reports of sent MMS (`messages/reports`), asking at most 500 ids at a time."""
-        found: list[Report] = []
-        for i in range(0, len(message_ids), MAX_REPORT_IDS):
-            chunk = list(message_ids[i : i + MAX_REPORT_IDS])
-            found.extend(parse_reports(await self._call("messages/reports", {"id": chunk, "type": "mms"})))
-        return found
+        """Return delivery reports of sent MMS (`messages/reports`): one request, at most 500 ids.
+
+        More ids are the caller's to split (`chunked(ids, MAX_REPORT_IDS)`): it decides what a failed
+        request means for the others, so they are not hidden in one call here.
+        """
+        if not message_ids:
+            return []
+        if len(message_ids) > MAX_REPORT_IDS:
+            raise ValueError(f"at most {MAX_REPORT_IDS} ids per request")
+        return parse_reports(await self._call("messages/reports", {"id": list(message_ids), "type": "mms"}))
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -405,6 +384,15 @@ class SerwerSmsClient:
             (time.monotonic() - started) * 1000,
         )
         return _interpret(endpoint, status, retry_after, raw)
+
+
+def chunked[T](items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in order, in lists of at most `size`.
+
+    The one place the gateway's per-request limits (100 numbers a send, 500 ids a report request)
+    are applied, wherever they apply.
+    """
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def is_refusal(err: SerwerSmsError) -> bool:
