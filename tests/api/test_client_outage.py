@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+import contextlib
+import socket
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
@@ -14,7 +16,7 @@ from custom_components.serwersms.api import (
 )
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.api.test_client import on_frozen_clock, token_client
-from tests.conftest import make_jpeg
+from tests.conftest import TOKEN, make_jpeg
 from tests.helpers import real_seconds
 
 PHONE = "+48500600700"
@@ -52,6 +54,48 @@ async def test_fifty_sends_in_an_outage_are_all_answered_within_one_retry_ladder
     assert all(isinstance(result, SerwerSmsNotReachedError) for result in results)
     # One ladder's pauses (1.5 s), not ten ladders one after another (15 s): a pause holds no slot.
     assert waited <= 2.0
+
+
+@pytest.fixture
+def swallowing_port(loopback_sockets: None) -> Iterator[int]:
+    """A port whose connections never complete, as when the route to the gateway is gone.
+
+    It listens but never accepts, and its queue is filled up: the kernel drops further connection
+    requests, so each connect waits for the client's connect timeout (10 s).
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port: int = server.getsockname()[1]
+        fillers = [socket.socket() for _ in range(8)]
+        for filler in fillers:
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        try:
+            yield port
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+async def test_fifty_sends_through_a_dead_route_wait_out_one_ladder_of_connect_timeouts(
+    swallowing_port: int, http_session, freezer: FrozenDateTimeFactory
+) -> None:
+    client = SerwerSmsClient(
+        http_session, token=TOKEN, base_url=f"http://127.0.0.1:{swallowing_port}/", backoff=0.5
+    )
+
+    async def fifty() -> list[BaseException | object]:
+        return await asyncio.gather(
+            *(client.send_mms([PHONE], title="alarm", text=f"{i}") for i in range(50)), return_exceptions=True
+        )
+
+    results, waited = await on_frozen_clock(freezer, fifty(), step=0.5, limit=60.0)
+    assert all(isinstance(result, SerwerSmsNotReachedError) for result in results)
+    # The first five sends' three 10-s connect timeouts and their pauses; the other 45 fail as soon as
+    # a slot frees (each trying on its own: 330 s).
+    assert waited <= 40.0
 
 
 async def test_a_send_is_not_held_up_by_another_batch_waiting_out_a_rate_limit(
