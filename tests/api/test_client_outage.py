@@ -222,3 +222,20 @@ async def test_a_gateway_unreachable_from_the_start_is_told(simulator, http_sess
     with pytest.raises(SerwerSmsNotReachedError):
         await on_frozen_clock(freezer, client.account_limits())
     assert told == [False, True]
+
+
+async def test_a_failing_listener_changes_nothing_for_the_request(
+    simulator: SerwerSmsSimulator, http_session, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = token_client(http_session, simulator, backoff=0.01)
+
+    def broken(_reachable: bool, _detail: str) -> None:
+        raise RuntimeError("listener bug")
+
+    client.add_reachability_listener(broken)
+    await simulator.go_offline()
+    with pytest.raises(SerwerSmsNotReachedError):
+        await client.send_mms([PHONE], title="alarm", text="x")  # deferrable, not a RuntimeError
+    await simulator.go_online()
+    assert (await client.send_mms([PHONE], title="alarm", text="y")).queued == 1
+    assert "A reachability listener failed" in caplog.text

@@ -321,7 +321,11 @@ class SerwerSmsClient:
         self._reachable = reachable
         if news:
             for listener in list(self._reachability_listeners):
-                listener(reachable, detail)
+                try:
+                    listener(reachable, detail)
+                except Exception:
+                    # A listener's fault must not become the request's: a send's outcome stays known.
+                    _LOGGER.exception("A reachability listener failed")
 
     def _delay(self, attempt: int) -> float:
         return float(min(self._backoff * 2 ** (attempt - 1), self._max_backoff))
