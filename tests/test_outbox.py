@@ -365,3 +365,25 @@ async def test_diagnostics_count_what_waits_without_naming_a_number(
     assert diagnostics["delivery_pending"] == 1
     for number in (MOM_PHONE, "+48500600701", "+48500600702", "500600700"):
         assert number not in repr(diagnostics)
+
+
+async def test_any_answer_from_the_gateway_starts_the_drain_at_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A credits poll that gets through ends the wait: the MMS goes without waiting for the next probe."""
+    await simulator.go_offline()
+    await send(hass, message="alarm")
+    await simulator.go_online()
+    monkeypatch.setattr(loaded_entry.runtime_data.client, "reachable", _never_answered)
+    await loaded_entry.runtime_data.coordinator.async_refresh()  # the gateway answers this one
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [m.text for m in simulator.messages] == ["alarm"]
+    assert hass.states.get(OUTBOX).state == "0"
+
+
+async def _never_answered(_wait: float) -> bool:
+    return False

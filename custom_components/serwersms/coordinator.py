@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import timedelta
 import logging
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -13,14 +14,18 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 
 from .api import Limit, SerwerSmsAuthError, SerwerSmsClient, SerwerSmsConnectionError, SerwerSmsError
 from .const import DOMAIN, ISSUE_CREDITS_EXHAUSTED, ISSUE_MMS_NOT_PERMITTED
-from .delivery import DeliveryTracker
-from .guard import SpendingGuard
-from .housekeeping import GatewayHousekeeping
 from .issue import clear_issue
-from .mms.outcome import SendAnnouncer
-from .mms.sender import MmsSender
-from .mms.uploads import FileIdCache
-from .outbox import Outbox
+
+if TYPE_CHECKING:
+    # Only the runtime data's field types: every platform imports this module, and none of them
+    # needs the send pipeline loaded to get at its config entry type.
+    from .delivery import DeliveryTracker
+    from .guard import SpendingGuard
+    from .housekeeping import GatewayHousekeeping
+    from .mms.outcome import SendAnnouncer
+    from .mms.sender import MmsSender
+    from .mms.uploads import FileIdCache
+    from .outbox import Outbox
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,6 +61,7 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
         super().__init__(hass, _LOGGER, config_entry=entry, name=DOMAIN, update_interval=UPDATE_INTERVAL)
         self._client = client
         self._unreachable = False  # the last poll could not reach the gateway (or got no answer)
+        entry.async_on_unload(client.add_reachability_listener(self._async_reachability_changed))
 
     async def _async_update_data(self) -> Limit | None:
         try:
@@ -76,6 +82,23 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
         if limit is not None and limit.raw_value != "not_available":
             clear_issue(self.hass, self.config_entry, ISSUE_MMS_NOT_PERMITTED)
         return limit
+
+    @callback
+    def _async_reachability_changed(self, reachable: bool, detail: str) -> None:
+        """Log an outage once when it starts and once when it ends, whatever fails meanwhile.
+
+        Every request of the account goes through its client (credits, sends, uploads, delivery
+        reports, the outbox's tries, the storage clean-up), so this one place speaks for them all;
+        they log a failure that only says the gateway is unreachable at debug level.
+        """
+        if reachable:
+            _LOGGER.info("%s: the SerwerSMS gateway answers again", self.config_entry.title)
+        else:
+            _LOGGER.warning(
+                "%s: the SerwerSMS gateway cannot be reached (%s); logged again only when it answers",
+                self.config_entry.title,
+                detail,
+            )
 
     @callback
     def async_gateway_answered(self) -> None:

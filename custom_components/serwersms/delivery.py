@@ -32,14 +32,22 @@ from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import MAX_REPORT_IDS, Report, SerwerSmsClient, SerwerSmsError
+from .api import (
+    DELIVERED,
+    MAX_REPORT_IDS,
+    UNDELIVERED,
+    Report,
+    SerwerSmsClient,
+    SerwerSmsError,
+    chunked,
+    is_outage,
+)
 from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
 from .mms.outcome import MmsOutcome
 
 _LOGGER = logging.getLogger(__name__)
 
-DELIVERED: Final = "delivered"
-UNDELIVERED: Final = "undelivered"
+# `delivered` and `undelivered` are the client's reading of a final report (`Report.outcome`).
 UNCONFIRMED: Final = "unconfirmed"
 NOT_SENT: Final = "not_sent"
 DELIVERY_STATUSES: Final = (DELIVERED, UNDELIVERED, UNCONFIRMED, NOT_SENT)
@@ -166,6 +174,7 @@ class DeliveryTracker:
         self._unsub_timer: CALLBACK_TYPE | None = None
         self._poll_task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._failing = False  # the gateway refused the last poll (logged once until one succeeds)
 
     @staticmethod
     def storage_key(entry_id: str) -> str:
@@ -301,14 +310,17 @@ class DeliveryTracker:
             key=lambda message_id: self._pending[message_id].due,
         )
         final: dict[str, Report] = {}
-        for start in range(0, len(asked), MAX_REPORT_IDS):
-            chunk = asked[start : start + MAX_REPORT_IDS]
+        # One request per 500 ids, each on its own: a failed one does not lose the others' reports.
+        for chunk in chunked(asked, MAX_REPORT_IDS):
             try:
                 reports = await self._client.reports(chunk)
             except SerwerSmsError as err:
                 # Asked again at the next interval; the 24 h limit still applies.
-                _LOGGER.warning("Could not read the delivery reports of %d MMS: %s", len(chunk), err)
+                self._poll_failed(err, len(chunk))
                 continue
+            if self._failing:
+                self._failing = False
+                _LOGGER.info("Delivery reports can be read again")
             for report in reports:
                 if report.outcome is not None:
                     final.setdefault(report.id, report)
@@ -338,6 +350,23 @@ class DeliveryTracker:
         finally:
             for outcome, owners in finished:
                 self._fire(outcome, owners)
+
+    def _poll_failed(self, err: SerwerSmsError, count: int) -> None:
+        """Log a failed poll once, not at every poll of the next 24 hours.
+
+        An unreachable gateway is logged by the account once per outage (its client's reachability
+        listener); a refusal (say, the API access was withdrawn) once until a poll succeeds again.
+        """
+        if is_outage(err) or self._failing:
+            _LOGGER.debug("Could not read the delivery reports of %d MMS: %s", count, err)
+            return
+        self._failing = True
+        _LOGGER.warning(
+            "Could not read the delivery reports of %d MMS: %s; asked again at the next interval, "
+            "logged again only once they can be read",
+            count,
+            err,
+        )
 
     # --- telling automations ---------------------------------------------------------------------
 

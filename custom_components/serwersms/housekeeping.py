@@ -26,7 +26,7 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from .api import SerwerSmsClient, SerwerSmsError, SerwerSmsNotFoundError
+from .api import SerwerSmsClient, SerwerSmsError, SerwerSmsNotFoundError, is_outage
 from .const import CONF_KEEP_UPLOADS_DAYS, DEFAULT_KEEP_UPLOADS_DAYS, DOMAIN
 from .mms.uploads import FileIdCache
 
@@ -183,7 +183,9 @@ class GatewayHousekeeping:
                 except SerwerSmsNotFoundError:
                     pass  # already gone (deleted in the panel): forget it all the same
                 except SerwerSmsError as err:
-                    _LOGGER.warning(
+                    # An unreachable gateway is logged once per outage by the account, not here daily.
+                    _LOGGER.log(
+                        logging.DEBUG if is_outage(err) else logging.WARNING,
                         "Storage clean-up stopped after %d of %d files (%s); the rest waits for tomorrow",
                         len(deleted),
                         len(due),

@@ -168,6 +168,7 @@ class Outbox:
         self._unreachable = False  # the last try could not reach the gateway: probe, cheaply
         self._started = False
         self._stopping = False
+        self._stop_listening: Callable[[], None] | None = None
 
     # --- what others see -----------------------------------------------------------------------
 
@@ -219,6 +220,10 @@ class Outbox:
                 self._hass, self._forget_interrupted(seqs), f"{DOMAIN} outbox clean-up"
             )
         self._interrupted = []
+        # Any answer from the gateway (a credits or delivery poll, a direct send) ends the wait at once.
+        self._stop_listening = self._client.add_reachability_listener(
+            lambda reachable, _detail: self.async_kick() if reachable else None
+        )
         self._expire()
         self.async_kick()
 
@@ -231,6 +236,9 @@ class Outbox:
     async def async_stop(self) -> None:
         """Stop: an MMS being sent is finished and recorded, MMS being written are written; no timer."""
         self._stopping = True
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         self._cancel_timer()
         if self._expiry_timer is not None:
             self._expiry_timer()

@@ -168,26 +168,44 @@ async def test_gateway_refuses_bytes_that_are_not_an_allowed_type(simulator, htt
     assert simulator.files == {}
 
 
-async def test_upload_from_url_lets_the_gateway_fetch_it(simulator, http_session) -> None:
+async def gateway_call(http_session, simulator, endpoint: str, **fields: Any) -> dict[str, Any]:
+    """A raw API call to the simulator, for what the client does not do itself."""
+    async with http_session.post(
+        f"{simulator.url}{endpoint}.json", json=fields, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as response:
+        reply: dict[str, Any] = await response.json()
+        return reply
+
+
+async def test_the_simulator_fetches_an_upload_by_url(simulator, http_session) -> None:
     client = token_client(http_session, simulator)
     first = await client.upload_file(make_png(), filename="a.png", content_type="image/png")
-    second = await client.upload_file_from_url(f"{simulator.url}_sim/files/{first}", name="copy.png")
-    assert simulator.files[second].content == simulator.files[first].content
-    assert simulator.files[second].name == "copy.png"
+    reply = await gateway_call(
+        http_session,
+        simulator,
+        "files/add",
+        type="mms",
+        url=f"{simulator.url}_sim/files/{first}",
+        name="copy.png",
+    )
+    assert simulator.files[reply["id"]].content == simulator.files[first].content
+    assert simulator.files[reply["id"]].name == "copy.png"
 
 
-async def test_list_view_and_delete_files(simulator, http_session) -> None:
+async def test_list_and_delete_files(simulator, http_session) -> None:
     client = token_client(http_session, simulator)
     file_id = await client.upload_file(make_png(), filename="a.png", content_type="image/png")
     files = await client.list_files()
     assert [(f.id, f.name, f.type) for f in files] == [(file_id, "a.png", "mms")]
     assert files[0].size == simulator.files[file_id].size
-    viewed = await client.view_file(file_id)
-    assert viewed.id == file_id
+    viewed = await gateway_call(http_session, simulator, "files/view", id=file_id, type="mms")
+    assert viewed["id"] == file_id
     await client.delete_file(file_id)
     assert await client.list_files() == []
     with pytest.raises(SerwerSmsNotFoundError):
-        await client.view_file(file_id)
+        await client.delete_file(file_id)
+    gone = await gateway_call(http_session, simulator, "files/view", id=file_id, type="mms")
+    assert gone["error"]["code"] == 1004
 
 
 async def test_send_mms_carries_phones_title_files_and_asks_for_details(simulator, http_session) -> None:

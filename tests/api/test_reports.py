@@ -11,7 +11,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.util import dt as dt_util
 import pytest
 
-from custom_components.serwersms.api import SerwerSmsClient
+from custom_components.serwersms.api import SerwerSmsClient, chunked
 from custom_components.serwersms.api.models import Report, parse_reports
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import TOKEN
@@ -63,11 +63,20 @@ async def test_a_scheduled_mms_is_saved_until_its_time(
     assert await statuses(api, ids) == {"+48500600700": ("delivered", None)}
 
 
-async def test_reports_ask_at_most_500_ids_per_call(
+async def test_reports_ask_at_most_500_ids_per_request(
     simulator: SerwerSmsSimulator, http_session: aiohttp.ClientSession
 ) -> None:
-    await client(http_session, simulator).reports([f"{i:010x}" for i in range(501)])
-    assert [len(r.fields["id"]) for r in simulator.requests_to("messages/reports")] == [500, 1]
+    api = client(http_session, simulator)
+    await api.reports([f"{i:010x}" for i in range(500)])
+    with pytest.raises(ValueError, match="at most 500"):
+        await api.reports([f"{i:010x}" for i in range(501)])
+    assert await api.reports([]) == []
+    assert [len(r.fields["id"]) for r in simulator.requests_to("messages/reports")] == [500]
+
+
+def test_chunks_keep_order_and_size() -> None:
+    assert chunked(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert chunked([], 500) == []
 
 
 async def test_the_simulator_refuses_more_than_500_ids(

@@ -817,6 +817,56 @@ async def test_outbox_benchmark(
     loop.set_debug(True)
 
 
+async def test_outbox_text_benchmark(
+    freezer: FrozenDateTimeFactory,
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Outage: 50 text-only alarms at once while the gateway refuses connections, until all are answered.
+
+    Every call should come back `deferred` quickly: an alarm must not wait behind the others' retries.
+    """
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    no_daily_limit(hass, loaded_entry)
+    simulator.latency = RTT
+    clock = BenchClock(hass, freezer)
+    await simulator.go_offline()
+    requests_before = len(simulator.requests)
+
+    async def one(i: int) -> Any:
+        return await hass.services.async_call(
+            "serwersms",
+            "send_mms",
+            {"entity_id": "notify.mom_mms", "message": f"text alarm {i:02d}"},
+            blocking=True,
+            return_response=True,
+        )
+
+    started, started_real = clock.now(), real_seconds()
+    sends = asyncio.gather(*(one(i) for i in range(50)))
+    await clock.run(sends.done)
+    answered, answered_real = clock.now() - started, real_seconds() - started_real
+    deferred = sum(r["notify.mom_mms"]["deferred"] for r in sends.result())
+    figures = {
+        "outbox_50_text_answered_s": round(answered, 2),
+        "outbox_50_text_deferred": deferred,
+    }
+    rows = [
+        (
+            "11 outbox: 50 text alarms at once, gateway down -> all answered",
+            f"{answered:.2f} s ({answered_real:.2f} s real), {deferred} of 50 deferred, "
+            f"{len(simulator.requests) - requests_before} requests reached the gateway",
+            "<= 2 s, 50 deferred",
+        ),
+    ]
+    print("\nSerwerSMS outage benchmark: 50 text-only send_mms calls at once while connections are refused\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "outage")
+    loop.set_debug(True)
+
+
 async def test_store_benchmark(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],

@@ -6,6 +6,8 @@ from .client import (
     MAX_PHONES_PER_REQUEST,
     MAX_REPORT_IDS,
     SerwerSmsClient,
+    chunked,
+    is_outage,
     is_refusal,
     merge_batches,
 )
@@ -74,6 +76,8 @@ __all__ = [
     "SerwerSmsServerError",
     "SerwerSmsTimeoutError",
     "SerwerSmsValidationError",
+    "chunked",
+    "is_outage",
     "is_refusal",
     "merge_batches",
 ]

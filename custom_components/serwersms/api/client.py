@@ -6,7 +6,7 @@ It has no Home Assistant imports so that it can be published on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 import json
@@ -58,6 +58,10 @@ CONNECT_TIMEOUT: Final = 10.0
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
 
 
+class _NotTriedError(SerwerSmsNotReachedError):
+    """Not even tried: another call is retrying a gateway it could not reach (see `_fail_fast`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Upload:
     content: bytes
@@ -106,11 +110,22 @@ class SerwerSmsClient:
         self._max_backoff = max_backoff
         self._batch_size = batch_size
         self._parallel = asyncio.Semaphore(max(1, max_parallel_batches))
+        # The last connection attempt was refused (or found no route), and no reply came since.
+        self._gateway_down = False
+        self._probing = 0  # calls retrying after they could not reach the gateway
+        self._reachable: bool | None = None  # None: not asked yet
+        self._reachability_listeners: list[Callable[[bool, str], None]] = []
 
-    @property
-    def base_url(self) -> str:
-        """The gateway's base URL."""
-        return self._base_url
+    def add_reachability_listener(self, listener: Callable[[bool, str], None]) -> Callable[[], None]:
+        """Call `listener(reachable, detail)` when the gateway stops answering, and when it answers again.
+
+        Once per change, not per request: a caller that logs there logs an outage once, however
+        many polls and retries fail during it. "Not answering" is a connection that failed or timed
+        out, or an HTTP 5xx; any other reply, a refusal included, is an answer. `detail` says what
+        happened (never a secret).
+        """
+        self._reachability_listeners.append(listener)
+        return lambda: self._reachability_listeners.remove(listener)
 
     # --- public calls -------------------------------------------------------------------------
 
@@ -128,24 +143,9 @@ class SerwerSmsClient:
         upload = _Upload(content, filename, content_type)
         return parse_file_id(await self._call("files/add", fields, upload=upload))
 
-    async def upload_file_from_url(self, url: str, *, name: str | None = None) -> str:
-        """Have the gateway fetch a public URL as an MMS attachment (`files/add`) and return its id."""
-        fields: dict[str, Any] = {"type": "mms", "url": url}
-        if name:
-            fields["name"] = name
-        return parse_file_id(await self._call("files/add", fields))
-
     async def list_files(self) -> list[FileInfo]:
         """List the MMS files stored on the gateway (`files/index`)."""
         return parse_files(await self._call("files/index", {"type": "mms"}))
-
-    async def view_file(self, file_id: str) -> FileInfo:
-        """Describe one stored MMS file (`files/view`)."""
-        reply = await self._call("files/view", {"id": file_id, "type": "mms"})
-        item = reply.get("item", reply)
-        if not isinstance(item, dict):
-            raise SerwerSmsResponseError("files/view returned no file")
-        return FileInfo.from_json(item)
 
     async def delete_file(self, file_id: str) -> None:
         """Delete one stored MMS file (`files/delete`)."""
@@ -207,16 +207,20 @@ class SerwerSmsClient:
             fields["date"] = date.astimezone(GATEWAY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
         if test:
             fields["test"] = True
-        batches = [list(phones[i : i + self._batch_size]) for i in range(0, len(phones), self._batch_size)]
+        batches = chunked(phones, self._batch_size)
         return list(await asyncio.gather(*(self._send_batch(batch, fields) for batch in batches)))
 
     async def reports(self, message_ids: Sequence[str]) -> list[Report]:
-        """Return delivery reports of sent MMS (`messages/reports`), asking at most 500 ids at a time."""
-        found: list[Report] = []
-        for i in range(0, len(message_ids), MAX_REPORT_IDS):
-            chunk = list(message_ids[i : i + MAX_REPORT_IDS])
-            found.extend(parse_reports(await self._call("messages/reports", {"id": chunk, "type": "mms"})))
-        return found
+        """Return delivery reports of sent MMS (`messages/reports`): one request, at most 500 ids.
+
+        More ids are the caller's to split (`chunked(ids, MAX_REPORT_IDS)`): it decides what a failed
+        request means for the others, so they are not hidden in one call here.
+        """
+        if not message_ids:
+            return []
+        if len(message_ids) > MAX_REPORT_IDS:
+            raise ValueError(f"at most {MAX_REPORT_IDS} ids per request")
+        return parse_reports(await self._call("messages/reports", {"id": list(message_ids), "type": "mms"}))
 
     async def reachable(self, wait: float) -> bool:
         """Whether the gateway's host answers at all: a HEAD request, no account call, no back-off.
@@ -246,8 +250,7 @@ class SerwerSmsClient:
 
     async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:
         try:
-            async with self._parallel:
-                reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
+            reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
         except SerwerSmsError as err:
             return BatchOutcome(tuple(phones), error=err)
         return BatchOutcome(tuple(phones), result=parse_send(reply, phones))
@@ -269,31 +272,84 @@ class SerwerSmsClient:
     ) -> dict[str, Any]:
         """POST one call, retrying what is safe to retry."""
         attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._post_once(endpoint, fields, upload)
-            except SerwerSmsNotReachedError:
-                # Nothing reached the gateway: safe to try again, even for a send.
-                if attempt >= self._max_attempts:
-                    raise
-                await asyncio.sleep(self._delay(attempt))
-            except SerwerSmsRateLimitError as err:
-                # 429 is an explicit refusal: the request was not carried out.
-                wait = err.retry_after if err.retry_after is not None else self._delay(attempt)
-                if attempt >= self._max_attempts or wait > self._max_backoff:
-                    raise
-                await asyncio.sleep(wait)
-            except (SerwerSmsConnectionError, SerwerSmsServerError, SerwerSmsResponseError) as err:
-                if send:
-                    raise SerwerSmsOutcomeUnknownError(
-                        f"no clear answer to the send request ({err.gateway_message}); "
-                        "the MMS may have been sent"
-                    ) from err
-                # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
-                if attempt >= self._max_attempts:
-                    raise
-                await asyncio.sleep(self._delay(attempt))
+        probing = False  # this call is retrying a gateway it could not reach: others need not
+        try:
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(endpoint, fields, upload, send=send, first=attempt == 1)
+                except _NotTriedError:
+                    raise  # another call is finding out when the gateway is back
+                except SerwerSmsNotReachedError:
+                    # Nothing reached the gateway: safe to try again, even for a send.
+                    if attempt >= self._max_attempts:
+                        raise
+                    if not probing:
+                        probing = True
+                        self._probing += 1
+                    await asyncio.sleep(self._delay(attempt))
+                except SerwerSmsRateLimitError as err:
+                    # 429 is an explicit refusal: the request was not carried out.
+                    wait = err.retry_after if err.retry_after is not None else self._delay(attempt)
+                    if attempt >= self._max_attempts or wait > self._max_backoff:
+                        raise
+                    await asyncio.sleep(wait)
+                except (SerwerSmsConnectionError, SerwerSmsServerError, SerwerSmsResponseError) as err:
+                    if send:
+                        raise SerwerSmsOutcomeUnknownError(
+                            f"no clear answer to the send request ({err.gateway_message}); "
+                            "the MMS may have been sent"
+                        ) from err
+                    # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
+                    if attempt >= self._max_attempts:
+                        raise
+                    await asyncio.sleep(self._delay(attempt))
+        finally:
+            if probing:
+                self._probing -= 1
+
+    async def _attempt(
+        self, endpoint: str, fields: dict[str, Any], upload: _Upload | None, *, send: bool, first: bool
+    ) -> dict[str, Any]:
+        """One request; a send holds one of the account's send slots for the request only.
+
+        Never through a pause between attempts: in an outage every send would otherwise queue behind
+        the others' back-off (50 alarms answered over 15 s instead of 1.5 s).
+        """
+        if first:
+            self._fail_fast(endpoint)
+        if not send:
+            return await self._post_once(endpoint, fields, upload)
+        async with self._parallel:
+            if first:
+                self._fail_fast(endpoint)  # the wait for a slot may have outlasted the gateway
+            return await self._post_once(endpoint, fields, upload)
+
+    def _fail_fast(self, endpoint: str) -> None:
+        """Raise "not reached" at once while another call is retrying a gateway it could not reach.
+
+        That call's retries find out when the gateway is back; a new call would only go through the
+        same retry ladder (in a real outage each try may wait out a 10-s connect timeout). Nothing is
+        sent, so the error is as true as one from a refused connection: a send may be tried again
+        later (the outbox), and no answer of the gateway is ever turned into a retry.
+        """
+        if self._gateway_down and self._probing:
+            raise _NotTriedError(f"{endpoint}: not tried, the gateway could not be reached a moment ago")
+
+    def _note_reachable(self, reachable: bool, detail: str) -> None:
+        """Tell the listeners when the gateway stops or starts answering (not at every request)."""
+        if self._reachable is reachable:
+            return
+        # Unknown at start: a first answer is no news, a first failure is.
+        news = self._reachable is not None or not reachable
+        self._reachable = reachable
+        if news:
+            for listener in list(self._reachability_listeners):
+                try:
+                    listener(reachable, detail)
+                except Exception:
+                    # A listener's fault must not become the request's: a send's outcome stays known.
+                    _LOGGER.exception("A reachability listener failed")
 
     def _delay(self, attempt: int) -> float:
         return float(min(self._backoff * 2 ** (attempt - 1), self._max_backoff))
@@ -328,11 +384,26 @@ class SerwerSmsClient:
                 retry_after = response.headers.get("Retry-After")
                 raw = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
-            raise SerwerSmsNotReachedError(f"cannot connect to the gateway: {type(err).__name__}") from err
+            self._gateway_down = True
+            error: SerwerSmsConnectionError = SerwerSmsNotReachedError(
+                f"cannot connect to the gateway: {type(err).__name__}"
+            )
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
         except TimeoutError as err:
-            raise SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s") from err
+            # It connected: the gateway is there, only slow (and a send may have been carried out).
+            self._gateway_down = False
+            error = SerwerSmsTimeoutError(f"{endpoint}: no answer within {self._timeout.total:g} s")
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
         except aiohttp.ClientError as err:
-            raise SerwerSmsConnectionError(f"{endpoint}: connection failed ({type(err).__name__})") from err
+            self._gateway_down = False
+            error = SerwerSmsConnectionError(f"{endpoint}: connection failed ({type(err).__name__})")
+            self._note_reachable(False, error.gateway_message)
+            raise error from err
+        self._gateway_down = False
+        # A 5xx is the gateway failing, not answering: it counts as unreachable until a real reply.
+        self._note_reachable(status < 500, f"{endpoint}: HTTP {status}")
         _LOGGER.debug(
             "%s -> HTTP %s, %d bytes, %.0f ms",
             endpoint,
@@ -343,9 +414,29 @@ class SerwerSmsClient:
         return _interpret(endpoint, status, retry_after, raw)
 
 
+def chunked[T](items: Sequence[T], size: int) -> list[list[T]]:
+    """`items` in order, in lists of at most `size`.
+
+    The one place the gateway's per-request limits (100 numbers a send, 500 ids a report request)
+    are applied, wherever they apply.
+    """
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
 def is_refusal(err: SerwerSmsError) -> bool:
     """Whether a send that ended with `err` certainly sent nothing (refused, rate limited, not reached)."""
     return isinstance(err, SerwerSmsApiError | SerwerSmsRateLimitError | SerwerSmsNotReachedError)
+
+
+def is_outage(err: SerwerSmsError) -> bool:
+    """Whether `err` says only that the gateway did not answer (no connection, no reply, HTTP 5xx).
+
+    Such a failure is what the reachability listeners hear about once per outage: a caller that
+    logs them need not log it again at every failed try. Any other error is the gateway's answer.
+    """
+    if isinstance(err, SerwerSmsServerError):
+        return err.status >= 500
+    return isinstance(err, SerwerSmsConnectionError)
 
 
 def merge_batches(outcomes: Sequence[BatchOutcome]) -> SendResult:
