@@ -9,11 +9,11 @@ from typing import Any
 from PIL import Image
 import pytest
 
+from custom_components.serwersms.mms.fitting import Picture, fit_all
 from custom_components.serwersms.mms.images import (
     ImageTooLargeError,
     NotAnImageError,
     fit_image,
-    fit_images,
     strip_gif_metadata,
     strip_jpeg_metadata,
     strip_png_metadata,
@@ -129,11 +129,11 @@ def test_several_images_share_the_budget() -> None:
     small = make_png()
     big1 = encode(noise(1600, 1200), "JPEG", quality=90)
     big2 = encode(noise(1600, 1200), "JPEG", quality=90)
-    fitted = fit_images([(big1, "a.jpg"), (small, "b.png"), (big2, "c.jpg")], 200 * KB)
+    fitted = fit_all([Picture(big1, "a.jpg"), Picture(small, "b.png"), Picture(big2, "c.jpg")], 200 * KB)
     assert sum(len(f.content) for f in fitted) <= 200 * KB
     assert fitted[1].content == small
     assert [f.filename for f in fitted] == ["a.jpg", "b.png", "c.jpg"]
-    assert fit_images([], 100) == []
+    assert fit_all([], 100) == []
 
 
 @pytest.mark.parametrize(("size", "budget"), [((200, 150), 300 * KB), ((2400, 1800), 100 * KB)])

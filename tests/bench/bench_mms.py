@@ -38,8 +38,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.serwersms.const import CONF_DAILY_LIMIT
+from custom_components.serwersms.mms.fitting import Picture, fit_all
 from custom_components.serwersms.mms.gif import fit_burst
-from custom_components.serwersms.mms.images import fit_image, fit_images
+from custom_components.serwersms.mms.images import fit_image
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
 
@@ -307,7 +308,7 @@ async def test_benchmark(
     base_walls, base_requests, our_walls, our_requests = [], [], [], []
     for i in range(RUNS):
         image = photo(1280, 960, 300 + i)
-        fitted = (await hass.async_add_executor_job(fit_images, [(image, "snap.jpg")], BUDGET))[0]
+        fitted = (await hass.async_add_executor_job(fit_all, [Picture(image, "snap.jpg")], BUDGET))[0]
 
         async def naive(fitted: Any = fitted) -> None:
             for phone in ten:

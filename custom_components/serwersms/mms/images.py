@@ -334,29 +334,3 @@ def _fit_opened(
             return stripped, _KEEP_AS_IS.get(fmt, "image/jpeg"), width, height
     content, width, height = _reencode(image, budget, decorate)
     return content, "image/jpeg", width, height
-
-
-def fit_images(images: list[tuple[bytes, str]], budget: int) -> list[FittedImage]:
-    """Fit several `(data, filename)` images into one shared `budget` of bytes.
-
-    Images that already fit their equal share are kept; what they leave unused is shared by the rest.
-    """
-    if not images:
-        return []
-    results: dict[int, FittedImage] = {}
-    pending = list(range(len(images)))
-    remaining = budget
-    while pending:
-        share = remaining // len(pending)
-        small = [i for i in pending if len(images[i][0]) <= share]
-        if not small:
-            break
-        for i in small:
-            results[i] = fit_image(images[i][0], images[i][1], share)
-            remaining -= len(results[i].content)
-            pending.remove(i)
-    if pending:
-        share = remaining // len(pending)
-        for i in pending:
-            results[i] = fit_image(images[i][0], images[i][1], share)
-    return [results[i] for i in range(len(images))]
