@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import io
+from typing import Any
 
-from PIL import Image, ImageChops, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 import pytest
 
 from custom_components.serwersms.mms import gif, overlay
@@ -207,6 +208,40 @@ def test_a_long_name_is_shortened_so_the_time_stays_readable() -> None:
     time_box = ink_box(time_only, picture)
     assert time_box is not None
     assert time_box[2] - time_box[0] <= box[2] - box[0]
+
+
+def test_a_200_character_name_is_cut_with_a_few_measurements_and_drawn_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten cameras of ten stamped frames with such names took minutes when each cut was drawn."""
+    drawn: list[str] = []
+    measured: list[str] = []
+    draw_text = ImageDraw.ImageDraw.text
+    measure = ImageFont.FreeTypeFont.getbbox
+
+    def text(self: ImageDraw.ImageDraw, xy: Any, text: str, *args: Any, **kwargs: Any) -> None:
+        drawn.append(text)
+        draw_text(self, xy, text, *args, **kwargs)
+
+    def getbbox(self: ImageFont.FreeTypeFont, text: str, *args: Any, **kwargs: Any) -> Any:
+        measured.append(text)
+        return measure(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    monkeypatch.setattr(ImageFont.FreeTypeFont, "getbbox", getbbox)
+    picture = scene(320, 240, 0)
+    name = ("Garden gate by the old apple tree, " * 6)[:200]
+    stamped = draw_label(picture, name, WHEN)
+    assert len(drawn) == 1  # the label that fits, and nothing else
+    assert len(measured) <= 20  # about twice log2(200)
+    assert max(len(text) for text in measured) < 80  # never the whole 200 characters
+    (label,) = drawn
+    assert label.startswith("Garden gate")
+    assert label.endswith("…  2026-11-14 14:03:27")
+    # as much of the name as there is room for: the box reaches nearly across the picture
+    box = ink_box(stamped, picture)
+    assert box is not None
+    assert 0.8 * 320 < box[2] < 318
 
 
 def test_the_label_keeps_its_size_without_freetype(monkeypatch: pytest.MonkeyPatch) -> None:
