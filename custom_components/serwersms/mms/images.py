@@ -48,6 +48,7 @@ class FittedImage:
     height: int
     changed: bool
     digest: str  # SHA-256 of `content`, computed with the fitting, off the event loop
+    frames: int = 1  # pictures shown: a camera's GIF may carry fewer frames than were taken
 
 
 def _rename(filename: str, content_type: str) -> str:
