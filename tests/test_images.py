@@ -6,10 +6,11 @@ from functools import cache
 import io
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageFile
 import pytest
 
 from custom_components.serwersms.mms.fitting import Picture, fit_all
+from custom_components.serwersms.mms.gif import fit_burst
 from custom_components.serwersms.mms.images import (
     ImageTooLargeError,
     NotAnImageError,
@@ -327,3 +328,27 @@ def test_a_jpeg_over_the_budget_only_by_its_metadata_is_stripped_not_reencoded()
 )
 def test_metadata_strippers_refuse_what_they_cannot_walk(strip: Any, data: bytes) -> None:
     assert strip(data) is None
+
+
+def test_pictures_are_encoded_through_a_file_descriptor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pillow holds the GIL while it encodes into a BytesIO (Home Assistant's event loop waits the
+    whole encode: ~20 ms for a 1600x1200 JPEG), not into a file with a descriptor."""
+    written: list[tuple[str, bool]] = []
+    save = ImageFile._save
+
+    def spy(image: Image.Image, fp: Any, tile: Any, bufsize: int = 0) -> None:
+        try:
+            fp.fileno()
+        except (AttributeError, OSError):
+            written.append((image.mode, False))
+        else:
+            written.append((image.mode, True))
+        save(image, fp, tile, bufsize)
+
+    photo = encode(noise(1600, 1200), "JPEG", quality=95)
+    frames = [encode(noise(320, 240), "JPEG", quality=90) for _ in range(3)]
+    monkeypatch.setattr(ImageFile, "_save", spy)
+    assert fit_image(photo, "x.jpg", 100 * KB).content_type == "image/jpeg"
+    assert fit_burst(frames, "cam", 100 * KB, 1000).content_type == "image/gif"
+    assert {mode for mode, _ in written} >= {"RGB", "P"}  # the JPEGs and the GIF's frames
+    assert all(through_descriptor for _, through_descriptor in written)

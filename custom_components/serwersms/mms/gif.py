@@ -22,7 +22,7 @@ from pathlib import PurePath
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageSequence
 
-from .images import MAX_PIXELS, FittedImage, ImageTooLargeError, NotAnImageError
+from .images import MAX_PIXELS, FittedImage, ImageTooLargeError, NotAnImageError, encode
 from .overlay import draw_label
 
 # Decoded frames of one animation held at once (3 bytes each); beyond this a GIF goes as a still picture.
@@ -140,7 +140,6 @@ def _encode(source: _Source, size: tuple[int, int], palette: Image.Image | None)
             indexed.paste(transparent, mask=keep)
             shown = Image.composite(shown, frame, keep)
         encoded.append(indexed)
-    out = io.BytesIO()
     options: dict[str, object] = {
         "duration": source.durations,
         "disposal": 1,
@@ -149,8 +148,7 @@ def _encode(source: _Source, size: tuple[int, int], palette: Image.Image | None)
     }
     if source.loop is not None:
         options["loop"] = source.loop
-    encoded[0].save(out, "GIF", save_all=True, append_images=encoded[1:], **options)
-    return out.getvalue(), palette
+    return encode(encoded[0], "GIF", save_all=True, append_images=encoded[1:], **options), palette
 
 
 def _size_for(width: int, height: int, area: float) -> tuple[int, int]:
