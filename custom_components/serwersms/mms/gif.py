@@ -37,7 +37,7 @@ _FILL = 0.82  # a result using less than this share of its budget is tried again
 _ATTEMPTS = 5
 # Bytes grow about as the pixels do (camera noise keeps bigger pictures as busy per pixel).
 _AREA_EXPONENT = 1.0
-_PALETTE_SAMPLE = 80_000  # pixels of all frames together that the palette is built from
+_PALETTE_SAMPLE = 40_000  # pixels of all frames together that the palette is built from (~160 a colour)
 
 
 _KEEP_LUT = [255 if value <= _STILL_TOLERANCE // 2 else 0 for value in range(256)]
@@ -66,15 +66,19 @@ def _working_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
-def _open_frame(data: bytes) -> Image.Image:
-    """One frame decoded to RGB, no larger than any GIF we would send (frames are held together)."""
+def _open_frame(data: bytes, area: float = math.inf) -> Image.Image:
+    """One frame decoded to RGB, no larger than any GIF we would send (frames are held together).
+
+    A JPEG is decoded at a reduced size (a half, a quarter, an eighth) when that still has `area`
+    pixels: much faster than a full decode (ten cameras of ten frames are a hundred decodes).
+    """
     try:
         opened = Image.open(io.BytesIO(data))
         if opened.width * opened.height > MAX_PIXELS:
             raise ImageTooLargeError(f"{opened.width}x{opened.height}")
         if opened.format == "JPEG":
-            # Let libjpeg decode at a reduced size: much faster than a full decode and a resize.
-            opened.draft("RGB", _working_size(*opened.size))
+            wanted = min(_working_size(*opened.size), _size_for(opened.width, opened.height, area))
+            opened.draft("RGB", wanted)
         opened.load()
         ImageOps.exif_transpose(opened, in_place=True)
         image = _flatten(opened)
@@ -156,14 +160,20 @@ def _size_for(width: int, height: int, area: float) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
+def _aimed_area(budget: int, frames: int) -> float:
+    """The first size tried for `frames` frames within `budget`, in pixels.
+
+    About half a byte per pixel for the first frame, a third of that for each later one.
+    """
+    return budget / (0.5 * (1 + (frames - 1) / 3))
+
+
 def _fit(source: _Source, budget: int) -> tuple[bytes, int, int]:
     """The largest GIF of `source` within `budget`: a few sized attempts, each aimed from the last."""
     width, height = source.frames[0].size
     # Never smaller than this (unless the frames are): a thumbnail GIF shows no one.
     floor = _size_for(width, height, width * height * (MIN_SIDE / min(width, height)) ** 2)
-    # First aim: about half a byte per pixel for the first frame, a third of that for each later one.
-    area = budget / (0.5 * (1 + (len(source.frames) - 1) / 3))
-    size = max(_size_for(width, height, area), floor)
+    size = max(_size_for(width, height, _aimed_area(budget, len(source.frames))), floor)
     palette: Image.Image | None = None
     best: tuple[bytes, tuple[int, int]] | None = None
     tried: set[tuple[int, int]] = set()
@@ -199,11 +209,14 @@ def fit_burst(
     the GIF is sent at. When every frame cannot fit, even small, the GIF carries fewer of them (see
     `_fewer_frames`; its `frames` says how many). Raises ImageTooLargeError when not even two fit.
     """
-    first = _open_frame(frames[0])
+    # No GIF of two frames or more is aimed larger than this (see `_fit`); four times it leaves the
+    # size search room to grow while a small budget still spares the decoding of full frames.
+    area = 4 * _aimed_area(budget, 2)
+    first = _open_frame(frames[0], area)
     want = first.size
     if want[0] * want[1] * len(frames) > MAX_ANIMATION_PIXELS:
         raise ImageTooLargeError(f"{len(frames)} frames of {want[0]}x{want[1]}")
-    decoded = [first] + [_open_frame(data) for data in frames[1:]]
+    decoded = [first] + [_open_frame(data, area) for data in frames[1:]]
     # Cameras may change resolution mid-burst (day/night switch): bring every frame to the first's.
     decoded = [f if f.size == want else f.resize(want, Image.Resampling.BICUBIC) for f in decoded]
     stamps = list(labels or [None] * len(decoded))
