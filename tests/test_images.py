@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 import io
+import os
 from typing import Any
 
 from PIL import Image, ImageFile
@@ -352,3 +353,17 @@ def test_pictures_are_encoded_through_a_file_descriptor(monkeypatch: pytest.Monk
     assert fit_burst(frames, "cam", 100 * KB, 1000).content_type == "image/gif"
     assert {mode for mode, _ in written} >= {"RGB", "P"}  # the JPEGs and the GIF's frames
     assert all(through_descriptor for _, through_descriptor in written)
+
+
+def test_pictures_are_encoded_without_memfd_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox that refuses memfd_create (seccomp) still gets its pictures fitted."""
+
+    def refused(name: str, flags: int = 0) -> int:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "memfd_create", refused)
+    photo = encode(noise(1600, 1200), "JPEG", quality=95)
+    fitted = fit_image(photo, "x.jpg", 100 * KB)
+    assert fitted.content_type == "image/jpeg"
+    assert len(fitted.content) <= 100 * KB
+    assert Image.open(io.BytesIO(fitted.content)).size == (fitted.width, fitted.height)

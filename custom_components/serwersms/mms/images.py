@@ -242,7 +242,10 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def _memory_file() -> BinaryIO:
     """A file in memory that has a descriptor (on Linux; elsewhere an unnamed temporary file)."""
     if hasattr(os, "memfd_create"):
-        return os.fdopen(os.memfd_create("serwersms-picture", os.MFD_CLOEXEC), "w+b")
+        try:
+            return os.fdopen(os.memfd_create("serwersms-picture", os.MFD_CLOEXEC), "w+b")
+        except OSError:
+            pass  # a kernel or sandbox without it (ENOSYS, EPERM): a temporary file does as well
     return tempfile.TemporaryFile()
 
 
