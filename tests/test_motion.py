@@ -248,6 +248,35 @@ async def test_frames_as_images_sends_each_frame_and_counts_every_one(
     assert len(simulator.requests_to("messages/send_mms")[0].fields["file_id"]) == 10
 
 
+async def test_ten_cameras_of_ten_frames_in_a_small_budget_send_fewer_frames_not_a_refusal(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """After ten seconds of snapshots the alarm goes out: each GIF with as many frames as its share holds."""
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={**loaded_entry.options, "max_image_kb": 100}
+    )
+    made = {f"camera.yard_{n}": BurstCamera(f"Yard {n}", walking(1280, 960, 10, noise=12)) for n in range(10)}
+    setup_test_component_platform(hass, "camera", list(made.values()))
+    assert await async_setup_component(hass, "camera", {"camera": {"platform": "test"}})
+    await hass.async_block_till_done()
+    response = await burst_send(hass, freezer, made, 10, message="Alarm")
+    assert response["queued"] == 1
+    gifs = stored(simulator, response)
+    assert sum(len(gif) for gif in gifs) + len(b"Alarm") <= 100 * KB
+    assert [f["content_type"] for f in response["files"]] == ["image/gif"] * 10
+    # what the response says went is what each GIF shows: fewer than ten, more than a still
+    shown = {name: len(frames_of(gif)) for name, gif in zip(made, gifs, strict=True)}
+    assert response["frames"] == shown
+    assert all(2 <= count < 10 for count in shown.values())
+    for gif in gifs:  # still playing in real time: the frames left cover the ten seconds
+        assert sum(duration for _, duration in frames_of(gif)) == 10_000
+        assert min(Image.open(io.BytesIO(gif)).size) >= 96
+    assert len(simulator.requests_to("messages/send_mms")) == 1
+
+
 @pytest.mark.parametrize(
     ("data", "key", "placeholders"),
     [

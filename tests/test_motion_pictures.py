@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import io
+from typing import Any
 
-from PIL import Image, ImageChops, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 import pytest
 
 from custom_components.serwersms.mms import gif, overlay
@@ -209,6 +210,40 @@ def test_a_long_name_is_shortened_so_the_time_stays_readable() -> None:
     assert time_box[2] - time_box[0] <= box[2] - box[0]
 
 
+def test_a_200_character_name_is_cut_with_a_few_measurements_and_drawn_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten cameras of ten stamped frames with such names took minutes when each cut was drawn."""
+    drawn: list[str] = []
+    measured: list[str] = []
+    draw_text = ImageDraw.ImageDraw.text
+    measure = ImageFont.FreeTypeFont.getbbox
+
+    def text(self: ImageDraw.ImageDraw, xy: Any, text: str, *args: Any, **kwargs: Any) -> None:
+        drawn.append(text)
+        draw_text(self, xy, text, *args, **kwargs)
+
+    def getbbox(self: ImageFont.FreeTypeFont, text: str, *args: Any, **kwargs: Any) -> Any:
+        measured.append(text)
+        return measure(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", text)
+    monkeypatch.setattr(ImageFont.FreeTypeFont, "getbbox", getbbox)
+    picture = scene(320, 240, 0)
+    name = ("Garden gate by the old apple tree, " * 6)[:200]
+    stamped = draw_label(picture, name, WHEN)
+    assert len(drawn) == 1  # the label that fits, and nothing else
+    assert len(measured) <= 20  # about twice log2(200)
+    assert max(len(text) for text in measured) < 80  # never the whole 200 characters
+    (label,) = drawn
+    assert label.startswith("Garden gate")
+    assert label.endswith("…  2026-11-14 14:03:27")
+    # as much of the name as there is room for: the box reaches nearly across the picture
+    box = ink_box(stamped, picture)
+    assert box is not None
+    assert 0.8 * 320 < box[2] < 318
+
+
 def test_the_label_keeps_its_size_without_freetype(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pillow built without FreeType only has a small bitmap font: it is scaled up, not left tiny."""
     monkeypatch.setattr(ImageFont, "load_default", lambda size=None: ImageFont.load_default_imagefont())
@@ -241,6 +276,48 @@ def test_a_gif_and_a_picture_share_the_budget_by_what_they_carry() -> None:
     # six frames take more room than one picture, and nothing much is left unused
     assert len(animation.content) > 2 * len(picture.content)
     assert len(picture.content) + len(animation.content) > 0.8 * 300 * KB
+
+
+def test_a_burst_too_big_for_its_budget_keeps_fewer_frames_spread_over_the_whole_burst() -> None:
+    frames = burst(10, 640, 480)
+    fitted = fit_burst(frames, "cam", 10 * KB, 1000)
+    assert len(fitted.content) <= 10 * KB
+    shown = frames_of(fitted.content)
+    assert 2 <= fitted.frames == len(shown) < 10
+    assert min(fitted.width, fitted.height) >= 96  # not a thumbnail: fewer frames instead
+    # each shown until the next one's moment: ten seconds of burst still play in ten seconds
+    assert sum(duration for _, duration in shown) == 10_000
+    # the first frame is the first moment, the last the last (the figure has walked off by then)
+    scenes = [scene(640, 480, step) for step in range(10)]
+    first = [mean_difference(shown[0][0], expected) for expected in scenes]
+    assert min(first) == first[0]
+    last = [mean_difference(shown[-1][0], expected) for expected in scenes]
+    assert min(last) == last[9]
+
+
+def test_a_camera_whose_share_cannot_carry_two_frames_goes_as_a_stamped_still() -> None:
+    labels = tuple(Label("Porch", datetime(2026, 11, 14, 14, 3, 27 + k, tzinfo=UTC)) for k in range(10))
+    frames = tuple(burst(10))
+    (fitted,) = fit_all([Animation(frames, "camera_porch", 1000, labels)], 4 * KB)
+    assert (fitted.content_type, fitted.filename, fitted.frames) == ("image/jpeg", "camera_porch.jpg", 1)
+    assert len(fitted.content) <= 4 * KB
+    still = Image.open(io.BytesIO(fitted.content)).convert("RGB")
+    dark = still.convert("L").point(lambda value: 255 if value < 30 else 0).getbbox()
+    assert dark is not None  # the label's box, bottom left
+    assert dark[0] < still.width * 0.05
+    assert dark[3] > still.height * 0.95
+
+
+def test_a_picture_next_to_a_big_animation_keeps_a_legible_size() -> None:
+    """Shared by weight alone, the picture would get 2.6 KB of 17: a 215-pixel smudge."""
+    still = jpeg(scene(1280, 960, 0, noise=12))
+    picture, animation = fit_all(
+        [Picture(still, "camera_porch"), Animation(tuple(burst(10)), "cam", 1000)], 17 * KB
+    )
+    assert len(picture.content) + len(animation.content) <= 17 * KB
+    assert picture.content_type == "image/jpeg"
+    assert picture.width >= 400
+    assert animation.frames >= 2  # and the animation still moves
 
 
 def test_a_stamped_picture_is_stamped_even_when_it_would_fit_as_it_is() -> None:

@@ -38,8 +38,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.serwersms.const import CONF_DAILY_LIMIT
-from custom_components.serwersms.mms.gif import fit_burst
-from custom_components.serwersms.mms.images import fit_image, fit_images
+from custom_components.serwersms.mms.fitting import Animation, Picture, fit_all
+from custom_components.serwersms.mms.gif import Label, fit_burst
+from custom_components.serwersms.mms.images import fit_image
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
 
@@ -307,7 +308,7 @@ async def test_benchmark(
     base_walls, base_requests, our_walls, our_requests = [], [], [], []
     for i in range(RUNS):
         image = photo(1280, 960, 300 + i)
-        fitted = (await hass.async_add_executor_job(fit_images, [(image, "snap.jpg")], BUDGET))[0]
+        fitted = (await hass.async_add_executor_job(fit_all, [Picture(image, "snap.jpg")], BUDGET))[0]
 
         async def naive(fitted: Any = fitted) -> None:
             for phone in ten:
@@ -865,6 +866,43 @@ async def test_outbox_text_benchmark(
     print(table(("case", "figure", "target"), rows))
     write_figures(figures, "outage")
     loop.set_debug(True)
+
+
+def test_overlay_benchmark() -> None:
+    """Picture work alone: ten cameras of ten stamped frames, each camera named with 200 characters."""
+    started_at = dt_util.now()
+    names = [(f"Camera {c} by the old apple tree behind the garden shed, " * 5)[:200] for c in range(10)]
+    items = [
+        Animation(
+            tuple(walking_frames(10, 1280, 960, 800 + c)),
+            f"camera_{c}",
+            1000,
+            tuple(Label(names[c], started_at + timedelta(seconds=k)) for k in range(10)),
+        )
+        for c in range(10)
+    ]
+    times, cpu, fitted = [], [], []
+    for _ in range(RUNS):
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        fitted = fit_all(items, BUDGET)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+    size = sum(len(picture.content) for picture in fitted)
+    figures = {
+        "overlay_long_name_burst_ms": round(median(times)),
+        "overlay_long_name_burst_cpu_ms": round(median(cpu)),
+        "overlay_long_name_burst_kb": round(size / 1024, 1),
+    }
+    rows = [
+        (
+            "13 fit 10 cameras x 10 stamped 1280x960 frames, 200-character names",
+            f"{median(times):.0f} ms ({median(cpu):.0f} ms of CPU) -> {len(fitted)} GIFs, {size / 1024:.0f} KB",
+            "<= 1500 ms",
+        )
+    ]
+    print(f"\nSerwerSMS picture benchmark: median of {RUNS} runs, one thread (the picture queue's job)\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "picture")
 
 
 async def test_store_benchmark(

@@ -20,6 +20,10 @@ from .gif import Label, fit_animated_gif, fit_burst, is_animated_gif
 from .images import FittedImage, ImageTooLargeError, fit_image, strip_gif_metadata
 from .overlay import draw_label
 
+# The least a picture is given: below it a camera frame is a smudge (the sender refuses a send whose
+# text and files leave less than this for each picture, before any snapshot is taken).
+MIN_SHARE = 8 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Picture:
@@ -78,18 +82,35 @@ def _fit_picture(picture: Picture, budget: int) -> FittedImage:
 
 def _fit_one(item: FitItem, budget: int) -> FittedImage:
     if isinstance(item, Animation):
-        return fit_burst(item.frames, item.filename, budget, item.frame_ms, item.labels)
+        try:
+            return fit_burst(item.frames, item.filename, budget, item.frame_ms, item.labels)
+        except ImageTooLargeError:
+            # Not even two frames fit its share: the camera goes as a still of its first frame
+            # (the moment of the call), rather than the whole MMS being refused.
+            label = item.labels[0] if item.labels else None
+            return _fit_picture(Picture(item.frames[0], item.filename, label), budget)
     return _fit_picture(item, budget)
 
 
 def fit_all(items: Sequence[FitItem], budget: int) -> list[FittedImage]:
-    """Every item fitted, all together within `budget` bytes; the result keeps the items' order."""
+    """Every item fitted, all together within `budget` bytes; the result keeps the items' order.
+
+    What the snapshots were taken for is sent, even in a small budget: a camera's animation that
+    cannot fit its share carries fewer frames, or becomes a still picture (`FittedImage.frames`
+    says how many frames went). Each item gets at least `MIN_SHARE` when the budget holds that
+    much for every item (the sender refuses a send that does not, before any snapshot), so a
+    picture is never refused because a big animation came along.
+    """
     results: dict[int, FittedImage] = {}
     remaining = budget
     weight_left = sum(_weight(item) for item in items)
-    for index in sorted(range(len(items)), key=lambda i: _order(items[i])):
+    order = sorted(range(len(items)), key=lambda i: _order(items[i]))
+    for position, index in enumerate(order):
         item = items[index]
-        share = int(remaining * _weight(item) / weight_left)
+        left = len(order) - position
+        floor = min(MIN_SHARE, remaining // left)
+        weighted = int(remaining * _weight(item) / weight_left)
+        share = max(floor, min(weighted, remaining - (left - 1) * floor))
         results[index] = _fit_one(item, share)
         remaining -= len(results[index].content)
         weight_left -= _weight(item)

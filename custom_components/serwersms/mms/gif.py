@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 import hashlib
 import io
+import itertools
 import math
 from pathlib import PurePath
 
 from PIL import Image, ImageChops, ImageFilter, ImageOps, ImageSequence
 
-from .images import MAX_PIXELS, FittedImage, ImageTooLargeError, NotAnImageError
+from .images import MAX_PIXELS, FittedImage, ImageTooLargeError, NotAnImageError, encode
 from .overlay import draw_label
 
 # Decoded frames of one animation held at once (3 bytes each); beyond this a GIF goes as a still picture.
@@ -36,7 +37,7 @@ _FILL = 0.82  # a result using less than this share of its budget is tried again
 _ATTEMPTS = 5
 # Bytes grow about as the pixels do (camera noise keeps bigger pictures as busy per pixel).
 _AREA_EXPONENT = 1.0
-_PALETTE_SAMPLE = 80_000  # pixels of all frames together that the palette is built from
+_PALETTE_SAMPLE = 40_000  # pixels of all frames together that the palette is built from (~160 a colour)
 
 
 _KEEP_LUT = [255 if value <= _STILL_TOLERANCE // 2 else 0 for value in range(256)]
@@ -65,15 +66,19 @@ def _working_size(width: int, height: int) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
-def _open_frame(data: bytes) -> Image.Image:
-    """One frame decoded to RGB, no larger than any GIF we would send (frames are held together)."""
+def _open_frame(data: bytes, area: float = math.inf) -> Image.Image:
+    """One frame decoded to RGB, no larger than any GIF we would send (frames are held together).
+
+    A JPEG is decoded at a reduced size (a half, a quarter, an eighth) when that still has `area`
+    pixels: much faster than a full decode (ten cameras of ten frames are a hundred decodes).
+    """
     try:
         opened = Image.open(io.BytesIO(data))
         if opened.width * opened.height > MAX_PIXELS:
             raise ImageTooLargeError(f"{opened.width}x{opened.height}")
         if opened.format == "JPEG":
-            # Let libjpeg decode at a reduced size: much faster than a full decode and a resize.
-            opened.draft("RGB", _working_size(*opened.size))
+            wanted = min(_working_size(*opened.size), _size_for(opened.width, opened.height, area))
+            opened.draft("RGB", wanted)
         opened.load()
         ImageOps.exif_transpose(opened, in_place=True)
         image = _flatten(opened)
@@ -139,7 +144,6 @@ def _encode(source: _Source, size: tuple[int, int], palette: Image.Image | None)
             indexed.paste(transparent, mask=keep)
             shown = Image.composite(shown, frame, keep)
         encoded.append(indexed)
-    out = io.BytesIO()
     options: dict[str, object] = {
         "duration": source.durations,
         "disposal": 1,
@@ -148,8 +152,7 @@ def _encode(source: _Source, size: tuple[int, int], palette: Image.Image | None)
     }
     if source.loop is not None:
         options["loop"] = source.loop
-    encoded[0].save(out, "GIF", save_all=True, append_images=encoded[1:], **options)
-    return out.getvalue(), palette
+    return encode(encoded[0], "GIF", save_all=True, append_images=encoded[1:], **options), palette
 
 
 def _size_for(width: int, height: int, area: float) -> tuple[int, int]:
@@ -157,12 +160,20 @@ def _size_for(width: int, height: int, area: float) -> tuple[int, int]:
     return max(1, round(width * ratio)), max(1, round(height * ratio))
 
 
+def _aimed_area(budget: int, frames: int) -> float:
+    """The first size tried for `frames` frames within `budget`, in pixels.
+
+    About half a byte per pixel for the first frame, a third of that for each later one.
+    """
+    return budget / (0.5 * (1 + (frames - 1) / 3))
+
+
 def _fit(source: _Source, budget: int) -> tuple[bytes, int, int]:
     """The largest GIF of `source` within `budget`: a few sized attempts, each aimed from the last."""
     width, height = source.frames[0].size
-    # First aim: about half a byte per pixel for the first frame, a third of that for each later one.
-    area = budget / (0.5 * (1 + (len(source.frames) - 1) / 3))
-    size = _size_for(width, height, area)
+    # Never smaller than this (unless the frames are): a thumbnail GIF shows no one.
+    floor = _size_for(width, height, width * height * (MIN_SIDE / min(width, height)) ** 2)
+    size = max(_size_for(width, height, _aimed_area(budget, len(source.frames))), floor)
     palette: Image.Image | None = None
     best: tuple[bytes, tuple[int, int]] | None = None
     tried: set[tuple[int, int]] = set()
@@ -175,8 +186,8 @@ def _fit(source: _Source, budget: int) -> tuple[bytes, int, int]:
         if len(content) <= budget and (len(content) >= budget * _FILL or at_full_size):
             break
         aim = (budget * 0.95 / len(content)) ** (1 / _AREA_EXPONENT)
-        next_size = _size_for(width, height, size[0] * size[1] * min(4.0, aim))
-        if next_size in tried or min(next_size) < MIN_SIDE:
+        next_size = max(_size_for(width, height, size[0] * size[1] * min(4.0, aim)), floor)
+        if next_size in tried:
             break  # no size left to try: what fits (if anything) is the answer
         size = next_size
     if best is None:
@@ -195,19 +206,63 @@ def fit_burst(
     """One looping GIF of a camera's `frames` (each shown `frame_ms`), within `budget` bytes.
 
     `labels` (one per frame) stamps each frame with the camera's name and its time, drawn at the size
-    the GIF is sent at. Raises ImageTooLargeError when even a small GIF does not fit.
+    the GIF is sent at. When every frame cannot fit, even small, the GIF carries fewer of them (see
+    `_fewer_frames`; its `frames` says how many). Raises ImageTooLargeError when not even two fit.
     """
-    first = _open_frame(frames[0])
+    # No GIF of two frames or more is aimed larger than this (see `_fit`); four times it leaves the
+    # size search room to grow while a small budget still spares the decoding of full frames.
+    area = 4 * _aimed_area(budget, 2)
+    first = _open_frame(frames[0], area)
     want = first.size
     if want[0] * want[1] * len(frames) > MAX_ANIMATION_PIXELS:
         raise ImageTooLargeError(f"{len(frames)} frames of {want[0]}x{want[1]}")
-    decoded = [first] + [_open_frame(data) for data in frames[1:]]
+    decoded = [first] + [_open_frame(data, area) for data in frames[1:]]
     # Cameras may change resolution mid-burst (day/night switch): bring every frame to the first's.
     decoded = [f if f.size == want else f.resize(want, Image.Resampling.BICUBIC) for f in decoded]
-    source = _Source(decoded, [frame_ms] * len(decoded), 0, list(labels or [None] * len(decoded)))
-    content, width, height = _fit(source, budget)
+    stamps = list(labels or [None] * len(decoded))
+    try:
+        content, width, height = _fit(_Source(decoded, [frame_ms] * len(decoded), 0, stamps), budget)
+        kept = len(decoded)
+    except ImageTooLargeError:
+        content, width, height, kept = _fewer_frames(decoded, stamps, frame_ms, budget)
     name = (PurePath(filename).stem or "camera") + ".gif"
-    return _fitted(content, name, width, height)
+    return _fitted(content, name, width, height, kept)
+
+
+def _spread(count: int, kept: int) -> list[int]:
+    """`kept` of `count` frame indexes, evenly apart, the first and the last among them."""
+    return sorted({round(index * (count - 1) / (kept - 1)) for index in range(kept)})
+
+
+def _fewer_frames(
+    frames: list[Image.Image], labels: list[Label | None], frame_ms: int, budget: int
+) -> tuple[bytes, int, int, int]:
+    """The GIF of as many of `frames` as fit `budget` (at least two), and how many it shows.
+
+    An alarm's camera is better sent moving less smoothly than not at all: the frames kept are
+    spread over the whole burst (its first and its last among them), each shown until the next
+    one's moment, so the GIF still plays in real time. The count is found by halving (each try at
+    sizes of a few hundred pixels, the budget being small). Raises ImageTooLargeError when not even
+    two frames fit; the caller then sends a still picture.
+    """
+    best: tuple[bytes, int, int, int] | None = None
+    low, high = 2, len(frames) - 1
+    while low <= high:
+        count = (low + high) // 2
+        chosen = _spread(len(frames), count)
+        gaps = [later - index for index, later in itertools.pairwise([*chosen, len(frames) - 1])]
+        durations = [frame_ms * max(1, gap) for gap in gaps]
+        source = _Source([frames[i] for i in chosen], durations, 0, [labels[i] for i in chosen])
+        try:
+            content, width, height = _fit(source, budget)
+        except ImageTooLargeError:
+            high = count - 1
+            continue
+        best = (content, width, height, len(chosen))
+        low = count + 1
+    if best is None:
+        raise ImageTooLargeError("not even two frames of the animation fit")
+    return best
 
 
 def is_animated_gif(image: Image.Image) -> bool:
@@ -238,10 +293,10 @@ def fit_animated_gif(image: Image.Image, filename: str, budget: int) -> FittedIm
     source = _Source(frames, durations, None if loop is None else int(loop), [None] * len(frames))
     content, fit_width, fit_height = _fit(source, budget)
     name = (PurePath(filename).stem or "image") + ".gif"
-    return _fitted(content, name, fit_width, fit_height)
+    return _fitted(content, name, fit_width, fit_height, len(frames))
 
 
-def _fitted(content: bytes, filename: str, width: int, height: int) -> FittedImage:
+def _fitted(content: bytes, filename: str, width: int, height: int, frames: int = 1) -> FittedImage:
     return FittedImage(
         content=content,
         content_type="image/gif",
@@ -250,4 +305,5 @@ def _fitted(content: bytes, filename: str, width: int, height: int) -> FittedIma
         height=height,
         changed=True,
         digest=hashlib.sha256(content).hexdigest(),
+        frames=frames,
     )

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 import hashlib
 import io
+import os
 from pathlib import PurePath
+import tempfile
+from typing import Any, BinaryIO
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -48,6 +51,7 @@ class FittedImage:
     height: int
     changed: bool
     digest: str  # SHA-256 of `content`, computed with the fitting, off the event loop
+    frames: int = 1  # pictures shown: a camera's GIF may carry fewer frames than were taken
 
 
 def _rename(filename: str, content_type: str) -> str:
@@ -235,12 +239,33 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB") if image.mode != "RGB" else image
 
 
+def _memory_file() -> BinaryIO:
+    """A file in memory that has a descriptor (on Linux; elsewhere an unnamed temporary file)."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.fdopen(os.memfd_create("serwersms-picture", os.MFD_CLOEXEC), "w+b")
+        except OSError:
+            pass  # a kernel or sandbox without it (ENOSYS, EPERM): a temporary file does as well
+    return tempfile.TemporaryFile()
+
+
+def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    """`image` saved as `fmt` with `options`, through a file descriptor.
+
+    Pillow encodes into a BytesIO holding the GIL from start to end (a 1600x1200 JPEG: about
+    20 ms in which the event loop cannot run, however idle its CPU), but into a file with a
+    descriptor without it: the picture queue's jobs then leave the loop alone.
+    """
+    with _memory_file() as handle:
+        image.save(handle, fmt, **options)
+        handle.seek(0)
+        return handle.read()
+
+
 def _encode_jpeg(image: Image.Image, quality: int, icc_profile: bytes | None) -> bytes:
-    out = io.BytesIO()
     # Only the colour profile goes along: Pillow would otherwise copy the source's comment.
     image.info = {}
-    image.save(out, "JPEG", quality=quality, optimize=False, progressive=False, icc_profile=icc_profile)
-    return out.getvalue()
+    return encode(image, "JPEG", quality=quality, optimize=False, progressive=False, icc_profile=icc_profile)
 
 
 def _search_quality(image: Image.Image, budget: int, icc_profile: bytes | None) -> bytes | None:
@@ -248,6 +273,10 @@ def _search_quality(image: Image.Image, budget: int, icc_profile: bytes | None) 
     best = _encode_jpeg(image, _QUALITY_HIGH, icc_profile)
     if len(best) <= budget:
         return best
+    # Too big even at the lowest quality: a smaller size is needed, no use searching the qualities
+    # (most sizes tried for a small share of the budget end here, after two encodes, not seven).
+    if len(_encode_jpeg(image, _QUALITY_LOW, icc_profile)) > budget:
+        return None
     low, high, found = _QUALITY_LOW, _QUALITY_HIGH - 1, None
     while low <= high:
         quality = (low + high) // 2
@@ -334,29 +363,3 @@ def _fit_opened(
             return stripped, _KEEP_AS_IS.get(fmt, "image/jpeg"), width, height
     content, width, height = _reencode(image, budget, decorate)
     return content, "image/jpeg", width, height
-
-
-def fit_images(images: list[tuple[bytes, str]], budget: int) -> list[FittedImage]:
-    """Fit several `(data, filename)` images into one shared `budget` of bytes.
-
-    Images that already fit their equal share are kept; what they leave unused is shared by the rest.
-    """
-    if not images:
-        return []
-    results: dict[int, FittedImage] = {}
-    pending = list(range(len(images)))
-    remaining = budget
-    while pending:
-        share = remaining // len(pending)
-        small = [i for i in pending if len(images[i][0]) <= share]
-        if not small:
-            break
-        for i in small:
-            results[i] = fit_image(images[i][0], images[i][1], share)
-            remaining -= len(results[i].content)
-            pending.remove(i)
-    if pending:
-        share = remaining // len(pending)
-        for i in pending:
-            results[i] = fit_image(images[i][0], images[i][1], share)
-    return [results[i] for i in range(len(images))]

@@ -8,6 +8,7 @@ one picture each, or - with a single frame - one picture.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from homeassistant.core import HomeAssistant
@@ -18,14 +19,30 @@ from .attachments import AttachmentSources
 from .fitting import Animation, FitItem, Picture
 from .frames import FRAMES_AS_IMAGES, Burst, Motion, take_bursts
 from .gif import Label
+from .images import FittedImage
 
 
 @dataclass(frozen=True, slots=True)
 class Gathered:
-    """Everything to fit, in the order cameras, media, files, URLs; and how many frames each camera gave."""
+    """Everything to fit, in the order cameras, media, files, URLs; and the camera of each item.
+
+    `cameras` names, for each item, the camera whose burst it pictures (None for other attachments,
+    and for every item when a single frame per camera was asked: no frames to report then).
+    """
 
     items: list[FitItem]
-    frames: dict[str, int]
+    cameras: list[str | None]
+
+    def frames_sent(self, fitted: Sequence[FittedImage]) -> dict[str, int]:
+        """How many frames of each camera's burst the fitted pictures (`fitted[i]` of `items[i]`) show.
+
+        Fewer than were taken when a frame failed, or when the budget could not carry them all.
+        """
+        frames: dict[str, int] = {}
+        for camera, picture in zip(self.cameras, fitted, strict=True):
+            if camera is not None:
+                frames[camera] = frames.get(camera, 0) + picture.frames
+        return frames
 
 
 async def _snapshot(hass: HomeAssistant, entity_id: str) -> tuple[bytes, str | None]:
@@ -73,7 +90,12 @@ async def gather(hass: HomeAssistant, sources: AttachmentSources) -> Gathered:
         ),
         attachments.collect(hass, others),
     )
-    items: list[FitItem] = [item for burst in bursts for item in _camera_items(hass, burst, motion)]
+    items: list[FitItem] = []
+    cameras: list[str | None] = []
+    for burst in bursts:
+        pictured = _camera_items(hass, burst, motion)
+        items += pictured
+        cameras += [burst.entity_id if motion.frames > 1 else None] * len(pictured)
     items += [Picture(found.content, found.filename) for found in fetched]
-    frames = {burst.entity_id: len(burst.frames) for burst in bursts} if motion.frames > 1 else {}
-    return Gathered(items, frames)
+    cameras += [None] * len(fetched)
+    return Gathered(items, cameras)

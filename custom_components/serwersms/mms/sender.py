@@ -72,7 +72,7 @@ _LOGGER = logging.getLogger(__name__)
 # The gateway turns `text` into a text attachment; its bytes and this much packaging count.
 _TEXT_OVERHEAD = 512
 # Below this a picture is a smudge: a send whose text and files leave less per picture is refused.
-_MIN_IMAGE_BUDGET = 8 * 1024
+_MIN_IMAGE_BUDGET = fitting.MIN_SHARE
 _FIT_CACHE_SIZE = 8  # recent fitting results; each at most the MMS budget in size
 # Numbers that count against the daily limit: accepted, waiting in the outbox, or maybe sent.
 _COUNTED = frozenset({QUEUED, UNKNOWN, DEFERRED})
@@ -249,7 +249,8 @@ class MmsSender:
         await attachments.check_sources(self._hass, sources)
         # The raw pictures (megabytes each) live only until they are fitted.
         gathered = await motion.gather(self._hass, sources)
-        return await self._fit(gathered.items, budget), gathered.frames
+        fitted = await self._fit(gathered.items, budget)
+        return fitted, gathered.frames_sent(fitted)
 
     async def async_prepare(self, sources: AttachmentSources) -> list[UploadedFile]:
         """Check, fetch, fit and upload (or reuse) the attachments of `sources` for the user to keep."""
