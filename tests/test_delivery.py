@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 import re
-import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -28,6 +25,7 @@ from custom_components.serwersms.delivery import DeliveryTracker
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME
 from tests.helpers import call_send_mms as send_mms
+from tests.waiting import request_arrives
 
 MOM, FAMILY = "notify.mom_mms", "notify.family_mms"
 MOM_DELIVERY, FAMILY_DELIVERY = "event.mom_mms_delivery", "event.family_mms_delivery"
@@ -52,16 +50,6 @@ async def advance(
         passed += tick
         async_fire_time_changed(hass)
         await hass.async_block_till_done(wait_background_tasks=True)
-
-
-async def until(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
-    """Let real loopback I/O run (the clock stays frozen) until `condition` holds."""
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-        await hass.async_add_executor_job(time.sleep, 0.01)
-    assert condition()
 
 
 def delivery_events(events: list[Event]) -> list[dict[str, Any]]:
@@ -482,9 +470,10 @@ async def test_unloading_in_the_middle_of_a_poll_keeps_the_mms_pending(
     events = async_capture_events(hass, "serwersms_mms_delivery")
     response = await send_mms(hass, MOM, message="m")
     simulator.fail_next(REPORTS, Fault("hang_after"))
+    asked = request_arrives(simulator, REPORTS)
     freezer.tick(timedelta(seconds=30))
     async_fire_time_changed(hass)
-    await until(hass, lambda: bool(simulator.requests_to(REPORTS)))
+    await asked.wait()
     assert len(simulator.requests_to(REPORTS)) == 1  # asked; the gateway holds its answer
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     await hass.async_block_till_done()
@@ -706,9 +695,10 @@ async def test_one_poll_at_a_time_even_when_the_gateway_is_slow(
     await send_mms(hass, MOM, message="first")
     await advance(hass, freezer, 10)
     await send_mms(hass, FAMILY, message="second")  # due at 40 s, too late to join the poll at 30 s
+    asked = request_arrives(simulator, REPORTS)
     freezer.tick(timedelta(seconds=20))
     async_fire_time_changed(hass)
-    await until(hass, lambda: bool(simulator.requests_to(REPORTS)))
+    await asked.wait()
     await send_mms(hass, MOM, message="third")  # while the first poll waits for its answer
     for _ in range(25):
         freezer.tick(timedelta(seconds=1))
