@@ -10,7 +10,7 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import persistent_notification
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -74,28 +74,6 @@ def entity_events(hass: HomeAssistant, changes: list[Event], entity_id: str) -> 
 def report_times(sim: SerwerSmsSimulator, since: float) -> list[float]:
     """When each `messages/reports` request came, in seconds after `since`."""
     return [round(r.at - since, 3) for r in sim.requests_to(REPORTS)]
-
-
-async def test_each_recipient_has_an_mms_delivery_event_entity_on_its_device(
-    hass: HomeAssistant, loaded_entry: MockConfigEntry
-) -> None:
-    registry = er.async_get(hass)
-    subentries = {sub.title: sub.subentry_id for sub in loaded_entry.subentries.values()}
-    for name, entity_id in (("Mom", MOM_DELIVERY), ("Family", FAMILY_DELIVERY)):
-        entity = registry.async_get(entity_id)
-        assert entity is not None, entity_id
-        assert entity.config_subentry_id == subentries[name]
-        assert entity.translation_key == "mms_delivery"
-        notify = registry.async_get(entity_id.replace("event.", "notify.").removesuffix("_delivery"))
-        assert notify is not None
-        assert entity.device_id == notify.device_id
-        device = dr.async_get(hass).async_get(entity.device_id or "")
-        assert device is not None
-        assert device.name == name
-        state = hass.states.get(entity_id)
-        assert state is not None
-        assert state.attributes["event_types"] == ["delivered", "undelivered", "unconfirmed", "not_sent"]
-        assert state.attributes["friendly_name"] == f"{name} MMS delivery"
 
 
 async def test_a_delivered_mms_fires_the_recipient_event_and_the_bus_event(
