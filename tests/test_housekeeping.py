@@ -64,12 +64,12 @@ async def test_sixty_days_of_snapshots_keep_thirty_days_on_the_gateway(
             response = await send(hass, camera="camera.front_door", file_id=[kept["id"]])
             own_by_day.setdefault(day, []).append(response["files"][0]["id"])
         await next_day(hass, freezer)
-    table = hass_storage[f"serwersms.{loaded_entry.entry_id}.files"]["data"]
-    assert len(table) == BOUND
-    on_gateway = set(simulator.files)
     recent = {file_id for day in range(31, 60) for file_id in own_by_day[day]}  # used < 30 days ago
     old = {file_id for day in range(31) for file_id in own_by_day[day]}
     assert len(recent) > BOUND  # the table's bound was crossed by what the gateway still keeps
+    table = hass_storage[f"serwersms.{loaded_entry.entry_id}.files"]["data"]
+    assert len(table) == BOUND
+    on_gateway = set(simulator.files)
     assert recent <= on_gateway
     assert not old & on_gateway
     assert kept["id"] in on_gateway

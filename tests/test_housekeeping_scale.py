@@ -95,9 +95,9 @@ async def test_fifteen_hundred_snapshots_over_forty_days_keep_thirty_days_and_a_
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
 
+    assert len(set().union(*own_by_day[DAYS - 29 :])) > MAX_REMEMBERED_FILES  # the bound was crossed
     table = hass_storage[f"serwersms.{loaded_entry.entry_id}.files"]["data"]
     assert len(table) == MAX_REMEMBERED_FILES
-    assert len(set().union(*own_by_day[DAYS - 29 :])) > MAX_REMEMBERED_FILES  # the bound was crossed
     on_gateway = set(simulator.files)
     last_thirty_days = set().union(*own_by_day[DAYS - 29 :])
     older = set().union(*own_by_day[: DAYS - 29])
