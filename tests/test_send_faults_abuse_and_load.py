@@ -1,4 +1,4 @@
-"""Faults, abuse, secrets and load: the send path under stress, against the simulator."""
+"""The send path against gateway faults, abusive input, secret leaks and fifty concurrent calls."""
 
 from __future__ import annotations
 
