@@ -12,7 +12,9 @@ from homeassistant.setup import async_setup_component
 from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, setup_test_component_platform
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 import pytest_socket
+from syrupy.assertion import SnapshotAssertion
 
 # phcc quirk: the integration must be importable before the hass fixture resolves it.
 import custom_components.serwersms  # noqa: F401
@@ -75,6 +77,15 @@ def make_png(width: int = 64, height: int = 48) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots as core keeps them: in tests/snapshots/, with registry ids and state times left out.
+
+    (phcc's own fixture does the same, but syrupy's plain one wins over it.)
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture(autouse=True)

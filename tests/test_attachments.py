@@ -1,4 +1,4 @@
-"""Attachment sources: URLs, media sources, upload_file and list_files, diagnostics."""
+"""Attachment sources: URLs, media sources, upload_file and list_files."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, setup_test_component_platform
-from pytest_homeassistant_custom_component.components.diagnostics import get_diagnostics_for_config_entry
 
 from custom_components.serwersms.mms import attachments
 from serwersms_simulator import Fault, SerwerSmsSimulator
-from tests.conftest import PASSWORD, TOKEN, USERNAME, SnapshotCamera, make_jpeg, make_png
+from tests.conftest import SnapshotCamera, make_jpeg, make_png
 
 MOM = "notify.mom_mms"
 PHOTO = make_jpeg(200, 150)
@@ -258,28 +257,6 @@ async def test_actions_need_a_loaded_account(hass: HomeAssistant, loaded_entry: 
     await hass.config_entries.async_unload(loaded_entry.entry_id)
     with pytest.raises(ServiceValidationError):
         await hass.services.async_call("serwersms", "list_files", {}, blocking=True, return_response=True)
-
-
-# --- diagnostics --------------------------------------------------------------------------------
-
-
-async def test_diagnostics_redact_secrets_and_numbers(
-    hass: HomeAssistant, hass_client: Any, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
-) -> None:
-    config_entry.add_to_hass(hass)
-    hass.config_entries.async_update_entry(
-        config_entry, data={**config_entry.data, "username": USERNAME, "password": PASSWORD}
-    )
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    assert await async_setup_component(hass, "diagnostics", {})
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, config_entry)
-    text = repr(diagnostics)
-    for secret in (TOKEN, USERNAME, PASSWORD, "+48500600700", "500600701", "Mom", "Family"):
-        assert secret not in text
-    assert diagnostics["mms_limit"] == {"value": 1000, "raw_value": "1000"}
-    assert diagnostics["entry"]["data"]["auth_method"] == "token"
-    assert [r["numbers"] for r in diagnostics["recipients"]] == [1, 2]
 
 
 class StillImage(ImageEntity):

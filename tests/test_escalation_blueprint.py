@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 import shutil
-import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -20,14 +18,11 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import yaml as yaml_util
 import probatio as vol
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_capture_events,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
+from tests.waiting import bus_event
 
 ROOT = Path(__file__).resolve().parents[1]
 BLUEPRINT = ROOT / "blueprints/automation/serwersms/escalate_undelivered_alarm.yaml"
@@ -83,25 +78,18 @@ async def _set_up(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
 
-async def _until(hass: HomeAssistant, condition: Callable[[], bool]) -> None:
-    """Let real I/O and picture work run until `condition` holds (the automation's run stays waiting on
-    the frozen clock, so Home Assistant's block_till_done would wait for it forever)."""
-    for _ in range(3000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-        await hass.async_add_executor_job(time.sleep, 0.01)
-    assert condition()
-
-
 async def _advance(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry, seconds: int
 ) -> None:
-    """Let time pass second by second, finishing each delivery poll the tick starts."""
+    """Let time pass second by second, finishing each delivery poll the tick starts.
+
+    (Not `async_block_till_done`: the automation's run waits on the frozen clock, and it would wait
+    for that run forever.)
+    """
     for _ in range(seconds):
         freezer.tick(timedelta(seconds=1))
         async_fire_time_changed(hass)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn (not a pause): what the tick made ready runs in its second
         polls = [task for task in entry._background_tasks if not task.done()]
         if polls:
             await asyncio.wait(polls)
@@ -109,9 +97,9 @@ async def _advance(
 
 async def _alarm(hass: HomeAssistant, simulator: SerwerSmsSimulator) -> None:
     """Trip the alarm and wait until the automation has its send's answer (its wait starts then)."""
-    sent = async_capture_events(hass, "serwersms_mms_sent")
+    sent = bus_event(hass, "serwersms_mms_sent")
     hass.states.async_set("binary_sensor.alarm", "on")
-    await _until(hass, lambda: bool(sent))
+    await sent
     assert [r.fields["phone"] for r in simulator.requests_to("messages/send_mms")] == [[MOM_PHONE]]
 
 
@@ -131,8 +119,9 @@ async def test_an_undelivered_alarm_goes_to_someone_else_after_the_wait(
     assert state is not None
     assert state.attributes["event_type"] == "undelivered"
     # The wait began a few loop turns after the send's answer: give the timeout a few seconds.
+    escalated = bus_event(hass, "serwersms_mms_sent")
     await _advance(hass, freezer, loaded_entry, 10)
-    await _until(hass, lambda: len(simulator.requests_to("messages/send_mms")) == 2)
+    await escalated
     sends = simulator.requests_to("messages/send_mms")
     assert [r.fields["phone"] for r in sends] == [[MOM_PHONE], ["+48500600701", "+48500600702"]]
     assert sends[1].fields["title"] == "Alarm!"

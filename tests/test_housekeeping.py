@@ -60,16 +60,17 @@ async def test_sixty_days_of_snapshots_keep_thirty_days_on_the_gateway(
     scheduled_id = scheduled["files"][0]["id"]
     own_by_day: dict[int, list[str]] = {}
     for day in range(60):
-        for n in range(10):
+        for n in range(2):  # the last 29 days alone upload more than the table's bound
             front_door.image = tiny_jpeg(day * 10 + n)
             response = await send(hass, camera="camera.front_door", file_id=[kept["id"]])
             own_by_day.setdefault(day, []).append(response["files"][0]["id"])
         await next_day(hass, freezer)
+    recent = {file_id for day in range(31, 60) for file_id in own_by_day[day]}  # used < 30 days ago
+    old = {file_id for day in range(31) for file_id in own_by_day[day]}
+    assert len(recent) > BOUND  # the table's bound was crossed by what the gateway still keeps
     table = hass_storage[f"serwersms.{loaded_entry.entry_id}.files"]["data"]
     assert len(table) == BOUND
     on_gateway = set(simulator.files)
-    recent = {file_id for day in range(31, 60) for file_id in own_by_day[day]}  # used < 30 days ago
-    old = {file_id for day in range(31) for file_id in own_by_day[day]}
     assert recent <= on_gateway
     assert not old & on_gateway
     assert kept["id"] in on_gateway

@@ -126,20 +126,3 @@ async def test_second_account_gets_its_own_legacy_service(
     await hass.config_entries.async_unload(second.entry_id)
     assert not hass.services.has_service("notify", "serwersms_2")
     assert hass.services.has_service("notify", "serwersms")
-
-
-async def test_credits_sensor_without_a_number(
-    hass: HomeAssistant, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
-) -> None:
-    simulator.mms_limit_override = "no_limit"
-    config_entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    state = hass.states.get("sensor.serwersms_mms_credits")
-    assert state is not None
-    assert state.state == "unknown"
-    assert state.attributes["limit"] == "no_limit"
-    simulator.fail_next("account/limits", Fault("error", code=1001))
-    await config_entry.runtime_data.coordinator.async_refresh()
-    await hass.async_block_till_done()
-    assert [f["context"]["source"] for f in hass.config_entries.flow.async_progress()] == ["reauth"]

@@ -1,4 +1,4 @@
-"""Gateway storage under attack: what the clean-up must never delete, and the bounded file-id table."""
+"""Gateway storage clean-up: what it must never delete, and its bounded ledger, kept list and file table."""
 
 from __future__ import annotations
 

@@ -1,15 +1,24 @@
-"""The MMS credits sensor keeps its hourly schedule whatever the sends do."""
+"""The account's sensors: MMS credits (polled hourly, counted down by sends), MMS sent today, outbox."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import STATE_UNAVAILABLE, Platform
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
+from tests import one_platform
 
 CREDITS = "sensor.serwersms_mms_credits"
 
@@ -25,6 +34,24 @@ async def _advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes:
     async_fire_time_changed(hass)
     # The coordinator polls in a background task.
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+def sensors_only() -> Iterator[None]:
+    with one_platform.only(Platform.SENSOR):
+        yield
+
+
+async def test_sensors(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    simulator: SerwerSmsSimulator,
+    sensors_only: None,
+) -> None:
+    entry = one_platform.account(simulator)
+    await one_platform.set_up(hass, entry)
+    await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
 
 
 async def test_frequent_sends_do_not_postpone_the_hourly_poll(
@@ -63,3 +90,20 @@ async def test_a_send_does_not_hide_a_failed_poll(
     # The next hourly poll succeeds and the sensor comes back with the gateway's figure.
     await _advance(hass, freezer, 61)
     assert hass.states.get(CREDITS).state == str(simulator.credits) == "999"
+
+
+async def test_credits_sensor_without_a_number(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, config_entry: MockConfigEntry
+) -> None:
+    simulator.mms_limit_override = "no_limit"
+    config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.serwersms_mms_credits")
+    assert state is not None
+    assert state.state == "unknown"
+    assert state.attributes["limit"] == "no_limit"
+    simulator.fail_next("account/limits", Fault("error", code=1001))
+    await config_entry.runtime_data.coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert [f["context"]["source"] for f in hass.config_entries.flow.async_progress()] == ["reauth"]
