@@ -220,15 +220,35 @@ async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulator.fail_next("files/add", Fault("error", code=1006))
-    outcomes = await asyncio.wait_for(
-        asyncio.gather(
-            send_mms(hass, MOM, camera="camera.front_door"),
-            send_mms(hass, FAMILY, camera="camera.front_door"),
-            return_exceptions=True,
-        ),
-        timeout=10,
+    # The gateway answers the upload only once both callers wait on it (on a busy machine the second
+    # could otherwise still be fitting its picture when the first one's upload had already failed).
+    files = loaded_entry.runtime_data.files
+    both_waiting = asyncio.Event()
+    callers = 0
+    real_get_or_upload = files.async_get_or_upload
+
+    async def counted(*args: Any) -> Any:
+        nonlocal callers
+        callers += 1
+        if callers == 2:
+            both_waiting.set()
+        return await real_get_or_upload(*args)
+
+    answer_upload = simulator._files_add
+
+    async def held_upload(*args: Any) -> Any:
+        await both_waiting.wait()
+        return await answer_upload(*args)
+
+    monkeypatch.setattr(files, "async_get_or_upload", counted)
+    monkeypatch.setattr(simulator, "_files_add", held_upload)
+    outcomes = await asyncio.gather(
+        send_mms(hass, MOM, camera="camera.front_door"),
+        send_mms(hass, FAMILY, camera="camera.front_door"),
+        return_exceptions=True,
     )
     assert [type(o) for o in outcomes] == [HomeAssistantError, HomeAssistantError]
     assert [o.translation_key for o in outcomes] == ["gateway_error", "gateway_error"]  # type: ignore[union-attr]
