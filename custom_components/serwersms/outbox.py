@@ -300,7 +300,7 @@ class Outbox:
             given_counted=given_counted,
             deadline=_monotonic() + budget_s,
         )
-        task = self._hass.async_create_task(self._keep(mms, list(pictures)), eager_start=False)
+        task = self._entry.async_create_task(self._hass, self._keep(mms, list(pictures)), eager_start=False)
         self._keeping.add(task)
         task.add_done_callback(self._keeping.discard)
         await asyncio.shield(task)
