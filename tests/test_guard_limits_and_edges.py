@@ -1,4 +1,4 @@
-"""The spending guard under attack: bursts at the limit, midnight, deferred sends, cooldown edges."""
+"""The spending guard at its limits and edges: bursts at the limit, midnight, deferred sends, cooldowns."""
 
 from __future__ import annotations
 

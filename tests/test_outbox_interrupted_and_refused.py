@@ -1,4 +1,4 @@
-"""The outbox under attack: concurrent, cancelled, partial, refused and interrupted deferred MMS.
+"""Deferred MMS interrupted or refused: concurrent, cancelled, cut off, refused, expired, restarted.
 
 Every test runs against the real simulator over loopback; outages are the simulator's port closing
 (`go_offline`, `sends_until_outage`, `cut_off`), time moves with the freezer only.
