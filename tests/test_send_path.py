@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
+from datetime import timedelta
 import io
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
 from PIL import Image
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_capture_events,
+    async_fire_time_changed,
+)
 
 from custom_components.serwersms.api import SerwerSmsApiError
 from custom_components.serwersms.mms import fitting, sender as sender_module
@@ -21,9 +28,11 @@ from custom_components.serwersms.mms.picture_queue import (
     async_get_picture_queue,
     picture_slots,
 )
+from custom_components.serwersms.mms.uploads import FileIdCache
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera, make_jpeg
 from tests.helpers import call_send_mms as send_mms
+from tests.waiting import request_arrives
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -33,13 +42,82 @@ def gateway_calls(sim: SerwerSmsSimulator) -> list[str]:
     return [r.endpoint for r in sim.requests if r.endpoint != "account/limits"]
 
 
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Let the loop (and the in-process simulator) run until `condition` holds."""
-    for _ in range(500):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never happened: {what}")
+async def first_of(*events: asyncio.Event) -> None:
+    """Wait until any of `events` is set."""
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
+class WatchedSlots(asyncio.Semaphore):
+    """The picture queue's slots, telling the test when a job has to wait for one and when one is taken."""
+
+    def __init__(self, value: int) -> None:
+        super().__init__(value)
+        self.waited = asyncio.Event()
+        self.taken = asyncio.Event()
+
+    async def acquire(self) -> Literal[True]:
+        if self.locked():
+            self.waited.set()
+        await super().acquire()
+        self.taken.set()
+        return True
+
+
+class WatchedFits(OrderedDict[Any, Any]):
+    """The sender's fits under way, telling the test when a caller finds one it can wait on.
+
+    The sender looks a fit up and, finding it, waits on it with no step between: once `shared` is
+    set, that caller is waiting on the other's fit.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shared = asyncio.Event()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        found = super().get(key, default)
+        if found is not None:
+            self.shared.set()
+        return found
+
+
+def callers_at_the_upload(monkeypatch: pytest.MonkeyPatch, files: FileIdCache, count: int) -> asyncio.Event:
+    """Set once `count` callers have asked `files` for an upload.
+
+    The cache joins a caller to an upload under way (or starts one) with no step before it waits: once
+    this is set, each of them waits on the upload.
+    """
+    arrived = asyncio.Event()
+    callers = 0
+    real_get_or_upload = files.async_get_or_upload
+
+    async def counted(*args: Any) -> Any:
+        nonlocal callers
+        callers += 1
+        if callers == count:
+            arrived.set()
+        return await real_get_or_upload(*args)
+
+    monkeypatch.setattr(files, "async_get_or_upload", counted)
+    return arrived
+
+
+def held_uploads(monkeypatch: pytest.MonkeyPatch, simulator: SerwerSmsSimulator) -> asyncio.Event:
+    """Hold the gateway's answer to every upload (the file is taken only then) until the event is set."""
+    release = asyncio.Event()
+    answer_upload = simulator._files_add
+
+    async def held_upload(*args: Any) -> Any:
+        await release.wait()
+        return await answer_upload(*args)
+
+    monkeypatch.setattr(simulator, "_files_add", held_upload)
+    return release
 
 
 def noisy_jpeg(width: int, height: int, seed: int) -> bytes:
@@ -149,22 +227,23 @@ async def test_a_cancelled_caller_keeps_its_picture_slot_until_its_job_ends(
     front_door: SnapshotCamera,
     hash_spy: PictureJobSpy,
 ) -> None:
-    queue = async_get_picture_queue(hass)
-    queue._slots = asyncio.Semaphore(1)  # one slot, whatever the machine
+    slots = WatchedSlots(1)  # one slot, whatever the machine
+    async_get_picture_queue(hass)._slots = slots
     hash_spy.gate.clear()
     front_door.image = noisy_jpeg(640, 480, 1)
     first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
     await hass.async_add_executor_job(hash_spy.started.wait, 10)
     first.cancel()  # while its snapshot is being hashed: the thread runs on regardless
-    front_door.image = noisy_jpeg(640, 480, 2)
-    second = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
-    for _ in range(20):  # give the second call every chance to start a job of its own
-        await asyncio.sleep(0.01)
-    assert hash_spy.calls == 1
-    hash_spy.gate.set()
-    assert (await second)[MOM]["queued"] == 1
     with pytest.raises(asyncio.CancelledError):
         await first
+    slots.taken.clear()
+    front_door.image = noisy_jpeg(640, 480, 2)
+    second = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    await first_of(slots.waited, slots.taken)
+    assert slots.waited.is_set()  # its hash waits for the slot the first one's job still holds
+    assert not slots.taken.is_set()
+    hash_spy.gate.set()
+    assert (await second)[MOM]["queued"] == 1
     assert hash_spy.most == 1
     assert hash_spy.calls == 2
     assert len(simulator.requests_to("messages/send_mms")) == 1
@@ -177,20 +256,22 @@ async def test_a_caller_cancelled_mid_fit_does_not_cancel_the_fit_others_wait_on
     front_door: SnapshotCamera,
     fit_spy: PictureJobSpy,
 ) -> None:
+    # Two slots, whatever the machine: the second call's hash runs while the first one's fit is held.
+    async_get_picture_queue(hass)._slots = asyncio.Semaphore(2)
+    fits = loaded_entry.runtime_data.sender._fitted = WatchedFits()
     fit_spy.gate.clear()
     front_door.image = noisy_jpeg(640, 480, 3)
     first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
     await hass.async_add_executor_job(fit_spy.started.wait, 10)
     second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
-    await until(lambda: front_door.snapshots == 2, "second snapshot")
-    await asyncio.sleep(0.05)  # the second call reaches the shared fit
+    await fits.shared.wait()  # the second call waits on the first one's fit
     first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
     fit_spy.gate.set()
     response = await second
     assert response[FAMILY]["queued"] == 2
     assert fit_spy.calls == 1  # the same picture was fitted once, for both
-    with pytest.raises(asyncio.CancelledError):
-        await first
 
 
 # --- uploads: per-caller cancellation, failures reach every waiter ------------------------------
@@ -201,18 +282,23 @@ async def test_cancelling_one_caller_does_not_cancel_the_upload_another_waits_on
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    simulator.fail_next("files/add", Fault("hang_after", hold=0.3))
+    release = held_uploads(monkeypatch, simulator)
+    both_waiting = callers_at_the_upload(monkeypatch, loaded_entry.runtime_data.files, 2)
+    uploading = request_arrives(simulator, "files/add")
     first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
     second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
-    await until(lambda: simulator.in_flight["files/add"] == 1, "the upload reaches the gateway")
+    await uploading.wait()
+    await both_waiting.wait()
     first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    release.set()
     response = await second
     assert response[FAMILY]["queued"] == 2
     assert len(simulator.requests_to("files/add")) == 1
     assert [m.phone for m in simulator.messages] == ["+48500600701", "+48500600702"]
-    with pytest.raises(asyncio.CancelledError):
-        await first
 
 
 async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
@@ -225,31 +311,16 @@ async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
     simulator.fail_next("files/add", Fault("error", code=1006))
     # The gateway answers the upload only once both callers wait on it (on a busy machine the second
     # could otherwise still be fitting its picture when the first one's upload had already failed).
-    files = loaded_entry.runtime_data.files
-    both_waiting = asyncio.Event()
-    callers = 0
-    real_get_or_upload = files.async_get_or_upload
-
-    async def counted(*args: Any) -> Any:
-        nonlocal callers
-        callers += 1
-        if callers == 2:
-            both_waiting.set()
-        return await real_get_or_upload(*args)
-
-    answer_upload = simulator._files_add
-
-    async def held_upload(*args: Any) -> Any:
-        await both_waiting.wait()
-        return await answer_upload(*args)
-
-    monkeypatch.setattr(files, "async_get_or_upload", counted)
-    monkeypatch.setattr(simulator, "_files_add", held_upload)
-    outcomes = await asyncio.gather(
+    release = held_uploads(monkeypatch, simulator)
+    both_waiting = callers_at_the_upload(monkeypatch, loaded_entry.runtime_data.files, 2)
+    calls = asyncio.gather(
         send_mms(hass, MOM, camera="camera.front_door"),
         send_mms(hass, FAMILY, camera="camera.front_door"),
         return_exceptions=True,
     )
+    await both_waiting.wait()
+    release.set()
+    outcomes = await calls
     assert [type(o) for o in outcomes] == [HomeAssistantError, HomeAssistantError]
     assert [o.translation_key for o in outcomes] == ["gateway_error", "gateway_error"]  # type: ignore[union-attr]
     assert len(simulator.requests_to("files/add")) == 1
@@ -274,10 +345,11 @@ async def test_a_caller_cancelled_before_the_shared_upload_fails_leaves_no_stray
         raise SerwerSmsApiError("[3005] no MMS permission", code=3005)
 
     monkeypatch.setattr(loaded_entry.runtime_data.client, "upload_file", upload_refused_later)
+    both_waiting = callers_at_the_upload(monkeypatch, loaded_entry.runtime_data.files, 2)
     first = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
     second = hass.async_create_task(send_mms(hass, FAMILY, camera="camera.front_door"))
-    await asyncio.wait_for(uploading.wait(), timeout=10)
-    await until(lambda: front_door.snapshots == 2, "both callers wait on the one upload")
+    await uploading.wait()
+    await both_waiting.wait()
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
@@ -289,24 +361,38 @@ async def test_a_caller_cancelled_before_the_shared_upload_fails_leaves_no_stray
     assert simulator.requests_to("messages/send_mms") == []
 
 
+@pytest.mark.parametrize("caller", ["waits", "gave up"])
 async def test_removing_the_account_during_an_upload_leaves_no_stored_ids(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str,
 ) -> None:
-    key = f"serwersms.{loaded_entry.entry_id}.files"
-    simulator.fail_next("files/add", Fault("hang_after", hold=0.3))
-    call = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
-    await until(lambda: simulator.in_flight["files/add"] == 1, "the upload reaches the gateway")
-    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
-    await asyncio.gather(call, return_exceptions=True)
-    await hass.async_block_till_done()
-    from homeassistant.util import dt as dt_util  # noqa: PLC0415
-    from pytest_homeassistant_custom_component.common import async_fire_time_changed  # noqa: PLC0415
+    """A caller that waits holds the removal until its send ends; one that gave up holds nothing.
 
-    async_fire_time_changed(hass, dt_util.utcnow() + __import__("datetime").timedelta(seconds=30))
+    Then the gateway takes the file only after the account is gone, and its id must not be written back.
+    """
+    key = f"serwersms.{loaded_entry.entry_id}.files"
+    release = held_uploads(monkeypatch, simulator)
+    uploading = request_arrives(simulator, "files/add")
+    call = hass.async_create_task(send_mms(hass, MOM, camera="camera.front_door"))
+    await uploading.wait()
+    if caller == "gave up":
+        call.cancel()  # its automation was removed too: the upload runs on, nobody waits on it
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+        release.set()
+    else:
+        removing = hass.async_create_task(hass.config_entries.async_remove(loaded_entry.entry_id))
+        release.set()
+        assert await removing
+        await asyncio.gather(call, return_exceptions=True)
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=30))  # past any delayed save
     await hass.async_block_till_done()
     assert key not in hass_storage
 
