@@ -1,8 +1,11 @@
-"""The overlapped drain under attack: what was read back and uploaded early must never change what is sent.
+"""The outbox's drain at its edges: each deferred MMS goes once, in the order deferred, with its own pictures.
 
-Each deferred MMS reaches `messages/send_mms` once, in the order deferred, with its own pictures;
-refusals and outages of the early upload are told at the MMS's own turn; nothing is left for asyncio
-to log. Real simulator over loopback; time moves with the freezer only (no real sleeps).
+The drain takes one MMS at a time, oldest first: its pictures go up (or an earlier upload's id is
+reused), then its send request leaves. These tests hold it to that when a reused file is gone from the
+gateway, an upload fails for now or is refused, a direct send of the same picture comes along, the
+outbox is switched off, the clean-up runs, a picture cannot be read back, the gateway goes away again,
+or Home Assistant stops in the middle; and nothing is left for asyncio to log. Real simulator over
+loopback; time moves with the freezer only (no real sleeps).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import base64
 from datetime import timedelta
 import json
+import logging
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -26,7 +30,7 @@ from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
-from tests.helpers import client_without_pauses, defer_snapshots, later, no_stray_errors, real_seconds, send
+from tests.helpers import client_without_pauses, defer_snapshots, later, no_stray_errors, send
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -63,7 +67,7 @@ def sent_pictures(simulator: SerwerSmsSimulator, text: str) -> list[bytes]:
     return [simulator.files[file_id].content for file_id in message.file_ids]
 
 
-async def test_a_stop_during_an_upload_starts_no_early_upload_of_the_next(
+async def test_a_stop_during_an_upload_sends_that_mms_and_starts_no_other(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
@@ -108,7 +112,7 @@ async def test_mms_sharing_a_picture_whose_file_was_deleted_upload_it_once_more_
 ) -> None:
     """Three alarms with the same picture, whose id (known from an earlier send) is gone (1004).
 
-    The early upload of the second reuses the gone id too; none of them goes out with it, and the
+    The first is refused for it and tried again; none of them goes out with the gone id, and the
     picture is uploaded once again, for all three.
     """
     earlier = await send(hass, message="earlier", camera="camera.front_door")
@@ -133,14 +137,14 @@ async def test_mms_sharing_a_picture_whose_file_was_deleted_upload_it_once_more_
     no_stray_errors(caplog)
 
 
-async def test_a_scheduled_mms_uploaded_early_keeps_its_picture_past_the_clean_up(
+async def test_a_scheduled_mms_from_the_outbox_keeps_its_picture_past_the_clean_up(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
     loaded_entry: MockConfigEntry,
     front_door: SnapshotCamera,
 ) -> None:
-    """The next MMS is for three hours from now; its picture goes up during the first one's send.
+    """The second MMS is for three hours from now; the drain hands it to the gateway with the first.
 
     With uploads kept one day, the next day's clean-up deletes the first picture, not the
     scheduled one's: that counts as used at its scheduled time.
@@ -174,7 +178,7 @@ TRANSIENT = {
 
 
 @pytest.mark.parametrize("fault", list(TRANSIENT))
-async def test_an_early_upload_that_fails_for_now_delays_its_mms_but_sends_it_once_in_order(
+async def test_an_upload_that_fails_for_now_delays_its_mms_but_sends_it_once_in_order(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
@@ -183,7 +187,7 @@ async def test_an_early_upload_that_fails_for_now_delays_its_mms_but_sends_it_on
     caplog: pytest.LogCaptureFixture,
     fault: str,
 ) -> None:
-    """The second MMS's picture fails to go up (every try of the client) while the first is sent."""
+    """The second MMS's picture fails to go up (every try of the client) once the first is sent."""
     sent = async_capture_events(hass, "serwersms_mms_sent")
     await simulator.go_offline()
     await send(hass, message="first")
@@ -209,7 +213,7 @@ async def test_an_early_upload_that_fails_for_now_delays_its_mms_but_sends_it_on
 
 
 @pytest.mark.parametrize("code", [1004, 3004, 3005])
-async def test_an_early_upload_refused_reports_that_mms_unsent_at_its_turn_and_the_next_goes(
+async def test_an_upload_refused_reports_that_mms_unsent_and_the_next_goes(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
@@ -237,7 +241,7 @@ async def test_an_early_upload_refused_reports_that_mms_unsent_at_its_turn_and_t
     no_stray_errors(caplog)
 
 
-async def test_a_direct_send_of_the_same_picture_during_the_drain_shares_the_early_upload(
+async def test_a_direct_send_of_the_same_picture_during_the_drain_shares_its_upload(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
@@ -348,8 +352,8 @@ async def test_a_clean_up_during_the_drain_never_leaves_an_mms_without_its_pictu
     """The day's clean-up runs as the drain starts, and deletes the picture the next MMS reuses.
 
     It is the oldest of three due files (deleted one by one, the ids forgotten at the end): the
-    early upload of the second MMS may reuse its id in between. Whatever comes first, the MMS goes
-    out once, with a file the gateway still has.
+    second MMS may reuse its id in between. Whatever comes first, the MMS goes out once, with a file
+    the gateway still has.
     """
     static = front_door.image
     for i in range(3):
@@ -382,7 +386,7 @@ async def test_a_clean_up_during_the_drain_never_leaves_an_mms_without_its_pictu
     no_stray_errors(caplog)
 
 
-async def test_a_restart_while_the_next_picture_goes_up_leaves_no_file_the_clean_up_never_deletes(
+async def test_a_restart_while_a_picture_goes_up_leaves_no_file_the_clean_up_never_deletes(
     hass: HomeAssistant,
     freezer: FrozenDateTimeFactory,
     simulator: SerwerSmsSimulator,
@@ -390,34 +394,37 @@ async def test_a_restart_while_the_next_picture_goes_up_leaves_no_file_the_clean
     front_door: SnapshotCamera,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Home Assistant stops while the second MMS's picture is at the gateway (early, during the first's send).
+    """Home Assistant stops while the first MMS's picture is at the gateway (answered once the outbox stops).
 
-    That upload is not repeated after the restart, and its file is on the clean-up's list: with
-    uploads kept one day, nothing the integration uploaded is left on the gateway days later.
+    The MMS still goes before the account stops, the next one after the start, each picture uploaded
+    once and on the clean-up's list: with uploads kept one day, nothing the integration uploaded is
+    left on the gateway days later.
     """
     hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
     await hass.async_block_till_done()
     await simulator.go_offline()
     await defer_snapshots(hass, front_door, 2)
+    outbox = loaded_entry.runtime_data.outbox
+    outbox_stopping = asyncio.Event()
+    stop_outbox = outbox.async_stop
+
+    async def outbox_stops() -> None:
+        outbox_stopping.set()
+        await stop_outbox()
+
     unloading: list[asyncio.Task[bool]] = []
     answer_upload = simulator._files_add
 
-    def stop_during_first_send(request: RecordedRequest) -> None:
-        if request.endpoint == SEND and not unloading:
+    async def first_upload_answered_once_the_outbox_stops(*args: Any) -> dict[str, Any]:
+        if not unloading:
             unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
-
-    async def second_upload_answered_once_unloaded(*args: Any) -> dict[str, Any]:
-        if len(simulator.requests_to(UPLOAD)) == 2:
-            give_up = real_seconds() + 1.0
-            while not (unloading and unloading[0].done()) and real_seconds() < give_up:  # noqa: ASYNC110
-                await asyncio.sleep(0)
+            await outbox_stopping.wait()
         return await answer_upload(*args)
 
-    simulator.on_request = stop_during_first_send
-    monkeypatch.setattr(simulator, "_files_add", second_upload_answered_once_unloaded)
+    monkeypatch.setattr(outbox, "async_stop", outbox_stops)
+    monkeypatch.setattr(simulator, "_files_add", first_upload_answered_once_the_outbox_stops)
     await simulator.go_online()
     await later(hass, freezer, 30)
-    simulator.on_request = None
     assert await unloading[0]
     await hass.async_block_till_done()
     assert texts(simulator) == ["alarm 0"]
@@ -426,7 +433,91 @@ async def test_a_restart_while_the_next_picture_goes_up_leaves_no_file_the_clean
     await hass.async_block_till_done(wait_background_tasks=True)
     await later(hass, freezer, 30)
     assert texts(simulator) == ["alarm 0", "alarm 1"]
-    assert len(simulator.requests_to(UPLOAD)) == 2  # the second's picture went up once
+    assert len(simulator.requests_to(UPLOAD)) == 2  # each picture went up once
     for _ in range(3):
         await later(hass, freezer, 86400)
     assert simulator.files == {}
+
+
+# --- the gateway gone again, a restart, a picture that cannot be read back --------------------------
+
+
+async def test_the_gateway_gone_again_after_a_send_keeps_the_rest_waiting_and_sends_each_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The port closes right after the first send's reply, before the second's picture goes up."""
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 3)
+    await simulator.go_online()
+    simulator.sends_until_outage = 1
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0"]
+    assert hass.states.get(OUTBOX).state == "2"
+
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0", "alarm 1", "alarm 2"]
+    assert len(simulator.processed_sends) == 3
+    assert hass.states.get(OUTBOX).state == "0"
+    no_stray_errors(caplog)
+
+
+async def test_a_restart_while_the_drain_sends_finishes_that_mms_and_sends_the_next_after_the_start(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Home Assistant stops while the first is being sent: it finishes, the second waits for the start."""
+    caplog.set_level(logging.WARNING)
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 2)
+    unloading: list[asyncio.Task[bool]] = []
+
+    def stop_during_first_send(request: RecordedRequest) -> None:
+        if request.endpoint == SEND and not unloading:
+            unloading.append(hass.async_create_task(hass.config_entries.async_unload(loaded_entry.entry_id)))
+
+    simulator.on_request = stop_during_first_send
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    simulator.on_request = None
+    assert await unloading[0]
+    assert texts(simulator) == ["alarm 0"]
+
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 0", "alarm 1"]
+    assert [e.data["recipients"][0]["status"] for e in sent] == ["queued", "queued"]
+    assert len(simulator.messages[1].file_ids) == 1
+    no_stray_errors(caplog)
+
+
+async def test_an_mms_whose_pictures_cannot_be_read_back_is_logged_and_the_next_goes(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It is given up with a line in the log, nothing of it is uploaded, and no error is left unretrieved."""
+    await simulator.go_offline()
+    await defer_snapshots(hass, front_door, 2)
+    first, _second = sorted(outbox_dir(hass, loaded_entry.entry_id).iterdir())
+    first.write_bytes(first.read_bytes()[:200])  # damaged on disk while it waited
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert texts(simulator) == ["alarm 1"]
+    assert len(simulator.requests_to(UPLOAD)) == 1
+    assert "could not be read back" in caplog.text
+    no_stray_errors(caplog)
