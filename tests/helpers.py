@@ -1,7 +1,7 @@
 """What the tests that call the integration share.
 
 Calling `serwersms.send_mms`, letting Home Assistant time pass with the freezer, the client without
-its real-time pauses, real time (which the freezer leaves alone) and the outbox's files on disk.
+its real-time pauses and the outbox's files on disk.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 import gc
 from pathlib import Path
-import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -53,11 +52,6 @@ async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: fl
     freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
-
-
-def real_seconds() -> float:
-    """Real time, which the freezer (it patches time.monotonic) leaves alone."""
-    return time.clock_gettime(time.CLOCK_MONOTONIC)
 
 
 def outbox_files(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:

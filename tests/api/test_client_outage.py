@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 import contextlib
 import socket
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 import pytest
@@ -17,24 +18,37 @@ from custom_components.serwersms.api import (
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.api.test_client import on_frozen_clock, token_client
 from tests.conftest import TOKEN, make_jpeg
-from tests.helpers import real_seconds
 
 PHONE = "+48500600700"
-
-
-async def until(condition: Callable[[], bool], limit: float = 5.0) -> None:
-    """Let the loop (and loopback I/O) run until `condition()` holds, without moving the frozen clock."""
-    deadline = real_seconds() + limit
-    while not condition():
-        if real_seconds() > deadline:
-            pytest.fail(f"not there after {limit:g} s of real time")
-        await asyncio.sleep(0)
 
 
 def told_refused(client: SerwerSmsClient) -> asyncio.Event:
     """Set once the client finds the gateway unreachable (it then pauses before its next try)."""
     refused = asyncio.Event()
     client.add_reachability_listener(lambda reachable, _detail: None if reachable else refused.set())
+    return refused
+
+
+def requests_refused(monkeypatch: pytest.MonkeyPatch, client: SerwerSmsClient, count: int) -> asyncio.Event:
+    """Set once `count` requests of `client` could not reach the gateway (listeners hear of the first only).
+
+    The call a request belongs to takes the refusal in, and begins its pause, before this is heard of.
+    """
+    refused = asyncio.Event()
+    seen = 0
+    post_once = client._post_once
+
+    async def counted(*args: Any) -> Any:
+        nonlocal seen
+        try:
+            return await post_once(*args)
+        except SerwerSmsNotReachedError:
+            seen += 1
+            if seen == count:
+                refused.set()
+            raise
+
+    monkeypatch.setattr(client, "_post_once", counted)
     return refused
 
 
@@ -119,10 +133,10 @@ async def test_a_call_while_another_retries_an_unreachable_gateway_fails_at_once
     await simulator.go_offline()
     refused = told_refused(client)
     first = asyncio.ensure_future(client.account_limits())
-    await until(refused.is_set)  # refused once; now in its pause before the next try
-    # No clock moves: the send is answered without a try of its own (nor the other's pauses).
+    await refused.wait()  # refused once; now in its pause before the next try
     send = asyncio.ensure_future(client.send_mms([PHONE], title="alarm", text="x"))
-    await until(send.done)
+    _, moved = await on_frozen_clock(freezer, asyncio.wait((send,)))
+    assert moved == 0  # answered without a try of its own (nor the other's pauses)
     with pytest.raises(SerwerSmsNotReachedError, match="not tried"):
         send.result()
     await simulator.go_online()
@@ -135,16 +149,18 @@ async def test_a_call_while_another_retries_an_unreachable_gateway_fails_at_once
 
 
 async def test_once_any_reply_comes_calls_go_out_though_another_still_retries(
-    simulator: SerwerSmsSimulator, http_session, freezer: FrozenDateTimeFactory
+    simulator: SerwerSmsSimulator,
+    http_session,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     client = token_client(http_session, simulator, backoff=0.5)
     await simulator.go_offline()
     # Both refused together; back online, one gets its answer while the other meets a 502 and waits on.
-    refused = told_refused(client)
+    both_refused = requests_refused(monkeypatch, client, 2)
     files = asyncio.ensure_future(client.list_files())
     limits = asyncio.ensure_future(client.account_limits())
-    await until(refused.is_set)
-    await asyncio.sleep(0)
+    await both_refused.wait()
     simulator.fail_next("files/index", Fault("status", status=502))
     await simulator.go_online()
     await on_frozen_clock(freezer, limits)
@@ -178,9 +194,8 @@ async def test_a_call_without_an_answer_never_makes_other_calls_fail_fast(
     )
     await on_frozen_clock(freezer, asyncio.sleep(0.5))  # timed out; now in its 5-s pause
     assert not upload.done()
-    send = asyncio.ensure_future(client.send_mms([PHONE], title="alarm", text="x"))
-    await until(send.done)
-    assert send.result().queued == 1
+    send = await client.send_mms([PHONE], title="alarm", text="x")
+    assert send.queued == 1
     await on_frozen_clock(freezer, upload)
 
 
