@@ -562,3 +562,37 @@ async def test_an_odd_reply_to_a_deferred_send_is_unknown_and_never_sent_again(
         await later(hass, freezer, 30)
     assert [r.fields["text"] for r in simulator.requests_to(SEND)] == ["alarm", "next"]
     assert len(sent) == 2
+
+
+async def test_numbers_held_in_memory_are_written_down_at_a_normal_stop(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk was full at the write-back, then had room: a reload keeps the 50 waiting, not `unknown`."""
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, SENT)
+    await simulator.go_offline()
+    await legacy_notify(hass, message="fire", target=phones)
+    real_keep = outbox_disk.keep_for_later
+    full = [True]
+
+    def disk_full_once(*args: Any) -> None:
+        if full.pop(0) if full else False:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_keep(*args)
+
+    monkeypatch.setattr(outbox_disk, "keep_for_later", disk_full_once)
+    simulator.sends_until_outage = 1
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones[:100]
+
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [r["status"] for e in sent for r in e.data["recipients"]].count("unknown") == 0
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones
