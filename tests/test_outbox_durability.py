@@ -285,6 +285,29 @@ async def test_a_stale_sending_mark_beside_the_numbers_left_sends_only_those(
     assert len(simulator.processed_sends) == 1
 
 
+async def test_a_sending_mark_beside_a_damaged_file_is_reported_unknown_not_lost(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """The `.json` written back cannot be read: the mark's numbers may have gone; never silence."""
+    folder = outbox_dir(hass, config_entry.entry_id)
+    folder.mkdir(parents=True)
+    everyone = waiting_mms(7, list(FAMILY_PHONES), "fire")
+    outbox_disk.path_of(folder, 7, ".sending").write_bytes(outbox_disk.encode(everyone, []))
+    outbox_disk.path_of(folder, 7, ".json").write_bytes(b'{"version": 2, "seq": ')
+    sent = async_capture_events(hass, SENT)
+
+    await set_up(hass, config_entry)
+    await later(hass, freezer, 30)
+
+    assert simulator.messages == []
+    assert [(r["phone"], r["status"]) for e in sent for r in e.data["recipients"]] == [
+        (phone, "unknown") for phone in FAMILY_PHONES
+    ]
+
+
 # --- 4. a given file whose size was not counted at the call ------------------------------------
 
 
