@@ -285,6 +285,29 @@ async def test_a_stale_sending_mark_beside_the_numbers_left_sends_only_those(
     assert len(simulator.processed_sends) == 1
 
 
+async def test_a_sending_mark_beside_a_damaged_file_is_reported_unknown_not_lost(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    config_entry: MockConfigEntry,
+) -> None:
+    """The `.json` written back cannot be read: the mark's numbers may have gone; never silence."""
+    folder = outbox_dir(hass, config_entry.entry_id)
+    folder.mkdir(parents=True)
+    everyone = waiting_mms(7, list(FAMILY_PHONES), "fire")
+    outbox_disk.path_of(folder, 7, ".sending").write_bytes(outbox_disk.encode(everyone, []))
+    outbox_disk.path_of(folder, 7, ".json").write_bytes(b'{"version": 2, "seq": ')
+    sent = async_capture_events(hass, SENT)
+
+    await set_up(hass, config_entry)
+    await later(hass, freezer, 30)
+
+    assert simulator.messages == []
+    assert [(r["phone"], r["status"]) for e in sent for r in e.data["recipients"]] == [
+        (phone, "unknown") for phone in FAMILY_PHONES
+    ]
+
+
 # --- 4. a given file whose size was not counted at the call ------------------------------------
 
 
@@ -562,3 +585,37 @@ async def test_an_odd_reply_to_a_deferred_send_is_unknown_and_never_sent_again(
         await later(hass, freezer, 30)
     assert [r.fields["text"] for r in simulator.requests_to(SEND)] == ["alarm", "next"]
     assert len(sent) == 2
+
+
+async def test_numbers_held_in_memory_are_written_down_at_a_normal_stop(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk was full at the write-back, then had room: a reload keeps the 50 waiting, not `unknown`."""
+    phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, SENT)
+    await simulator.go_offline()
+    await legacy_notify(hass, message="fire", target=phones)
+    real_keep = outbox_disk.keep_for_later
+    full = [True]
+
+    def disk_full_once(*args: Any) -> None:
+        if full.pop(0) if full else False:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_keep(*args)
+
+    monkeypatch.setattr(outbox_disk, "keep_for_later", disk_full_once)
+    simulator.sends_until_outage = 1
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones[:100]
+
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert [r["status"] for e in sent for r in e.data["recipients"]].count("unknown") == 0
+    await simulator.go_online()
+    await later(hass, freezer, 30)
+    assert [m.phone for m in simulator.messages] == phones

@@ -54,8 +54,8 @@ async def test_a_long_outage_is_one_warning_and_its_end_one_info(
     assert (await send(hass, message="before"))["queued"] == 1  # its delivery report is polled for
     await simulator.go_offline()
     caplog.clear()
-    assert (await send(hass, message="during"))["deferred"] == 1  # the outbox tries every 30 s
-    # 20 hours down: credits polled hourly, delivery reports every 10 min, the outbox every 30 s.
+    assert (await send(hass, message="during"))["deferred"] == 1  # the outbox probes every 5 s
+    # 20 hours down: credits polled hourly, delivery reports every 10 min, the outbox probed every 5 s.
     for _ in range(240):
         await later(hass, freezer, 300)
     assert any("delivery reports" in message for message in logged(caplog, logging.DEBUG))

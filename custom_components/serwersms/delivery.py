@@ -29,9 +29,9 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from . import storage
 from .api import (
     DELIVERED,
     MAX_REPORT_IDS,
@@ -44,6 +44,7 @@ from .api import (
 )
 from .const import CONF_PHONE, DOMAIN, EVENT_MMS_DELIVERY
 from .mms.outcome import MmsOutcome
+from .storage import AccountStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -167,8 +168,8 @@ class DeliveryTracker:
         self._hass = hass
         self._entry = entry
         self._client = client
-        self._store: Store[dict[str, dict[str, _StoredMessage]]] = Store(
-            hass, STORAGE_VERSION, self.storage_key(entry.entry_id)
+        self._store: AccountStore[dict[str, dict[str, _StoredMessage]]] = AccountStore(
+            hass, entry.entry_id, "delivery", version=STORAGE_VERSION
         )
         self._pending: dict[str, _Pending] = {}
         self._unsub_timer: CALLBACK_TYPE | None = None
@@ -179,12 +180,12 @@ class DeliveryTracker:
     @staticmethod
     def storage_key(entry_id: str) -> str:
         """The `.storage` file of one account's pending message ids."""
-        return f"{DOMAIN}.{entry_id}.delivery"
+        return storage.storage_key(entry_id, "delivery")
 
     @classmethod
     async def async_remove_store(cls, hass: HomeAssistant, entry_id: str) -> None:
         """Forget a removed account's pending message ids."""
-        await Store[Any](hass, STORAGE_VERSION, cls.storage_key(entry_id)).async_remove()
+        await storage.async_remove(hass, entry_id, "delivery")
 
     @property
     def pending(self) -> int:
@@ -193,7 +194,7 @@ class DeliveryTracker:
 
     async def async_load(self) -> None:
         """Read the pending ids a previous run left (`async_start` resumes their schedule)."""
-        stored = await self._store.async_load() or {}
+        stored = await self._store.async_load_or_empty() or {}
         for message_id, data in stored.get("pending", {}).items():
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 self._pending[message_id] = _Pending.from_stored(data)

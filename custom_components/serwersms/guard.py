@@ -22,19 +22,16 @@ from typing import TypedDict
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_point_in_utc_time
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from . import storage
 from .const import CONF_DAILY_LIMIT, DEFAULT_DAILY_LIMIT, ISSUE_DAILY_LIMIT_REACHED, MAX_COOLDOWN
 from .errors import invalid
 from .issue import clear_issue, raise_issue
+from .storage import AccountStore
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
-
-
-def _storage_key(entry_id: str) -> str:
-    return f"serwersms.{entry_id}.guard"
 
 
 class _Stored(TypedDict):
@@ -101,7 +98,9 @@ class SpendingGuard:
         """Bind the guard to one account's storage."""
         self.hass = hass
         self._entry = entry
-        self._store: Store[_Stored] = Store(hass, STORAGE_VERSION, _storage_key(entry.entry_id))
+        self._store: AccountStore[_Stored] = AccountStore(
+            hass, entry.entry_id, "guard", version=STORAGE_VERSION
+        )
         self._day = dt_util.now().date()
         self._sent: dict[str, int] = {}
         self._reserved: dict[str, int] = {}
@@ -112,7 +111,7 @@ class SpendingGuard:
 
     async def async_load(self) -> None:
         """Read today's count and the cooldowns; a count of another day starts from zero."""
-        stored = await self._store.async_load()
+        stored = await self._store.async_load_or_empty()
         if stored is not None:
             self._day = date.fromisoformat(stored["day"])
             self._sent = dict(stored["sent"])
@@ -150,7 +149,7 @@ class SpendingGuard:
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
         """Delete an account's persisted count (the entry is being removed)."""
-        await Store[_Stored](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
+        await storage.async_remove(hass, entry_id, "guard")
 
     async def async_save(self) -> None:
         """Write now, rather than after the save delay: after a send (before its call returns), on unload."""

@@ -23,12 +23,13 @@ from typing import NotRequired, TypedDict
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.event import async_track_time_interval
-from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
+from . import storage
 from .api import SerwerSmsClient, SerwerSmsError, SerwerSmsNotFoundError, is_outage
 from .const import CONF_KEEP_UPLOADS_DAYS, DEFAULT_KEEP_UPLOADS_DAYS, DOMAIN
 from .mms.uploads import FileIdCache
+from .storage import AccountStore
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,10 +41,6 @@ MAX_LEDGER = 50_000
 # The user's files are only ever added by the user's own calls; still, never let the list grow unbounded.
 MAX_KEPT = 10_000
 _DAY = 86_400.0
-
-
-def _storage_key(entry_id: str) -> str:
-    return f"{DOMAIN}.{entry_id}.uploads"
 
 
 class _Stored(TypedDict):
@@ -81,7 +78,9 @@ class GatewayHousekeeping:
         self._entry = entry
         self._client = client
         self._files = files
-        self._store: Store[_Stored] = Store(hass, STORAGE_VERSION, _storage_key(entry.entry_id))
+        self._store: AccountStore[_Stored] = AccountStore(
+            hass, entry.entry_id, "uploads", version=STORAGE_VERSION, large=True
+        )
         self._uploads: dict[str, float] = {}
         self._kept: dict[str, None] = {}  # the user's files, oldest first
         self._last_run: str | None = None
@@ -92,7 +91,7 @@ class GatewayHousekeeping:
 
     async def async_load(self) -> None:
         """Read the ledger."""
-        stored = await self._store.async_load()
+        stored = await self._store.async_load_or_empty()
         if stored is not None:
             self._uploads = dict(stored["uploads"])
             self._kept = dict.fromkeys(stored.get("kept", []))
@@ -118,7 +117,7 @@ class GatewayHousekeeping:
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
         """Delete an account's ledger (the entry is being removed)."""
-        await Store[_Stored](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
+        await storage.async_remove(hass, entry_id, "uploads")
 
     def __len__(self) -> int:
         """How many own uploads are remembered."""

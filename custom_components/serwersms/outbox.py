@@ -248,6 +248,11 @@ class Outbox:
         pending = [task for task in (self._drain_task, *self._keeping) if task is not None]
         if pending:
             await asyncio.wait(pending)
+        # Numbers left that only memory held (the disk was full at their write-back): one more try, so
+        # that a normal stop leaves them waiting on disk rather than reported `unknown` at the start.
+        for seq, pictures in list(self._held.items()):
+            if (mms := self._items.get(seq)) is not None:
+                await self._write_back(mms, pictures)
 
     @staticmethod
     async def async_remove(hass: HomeAssistant, entry_id: str) -> None:

@@ -191,14 +191,14 @@ def load(folder: Path) -> tuple[list[DeferredMms], list[DeferredMms], int]:
     highest = 0
     if not folder.is_dir():
         return waiting, interrupted, highest
-    paths = sorted(folder.iterdir())
-    names = {path.name for path in paths}
+    paths = sorted(folder.iterdir())  # `<seq>.json` before `<seq>.sending`
+    readable: set[str] = set()  # the `.json` files read
     for path in paths:
         if path.suffix not in (WAITING, SENDING):
             if path.suffix == PARTIAL:
                 path.unlink(missing_ok=True)  # a write cut short: it was never accepted
             continue
-        if path.suffix == SENDING and path.with_suffix(WAITING).name in names:
+        if path.suffix == SENDING and path.with_suffix(WAITING).name in readable:
             path.unlink(missing_ok=True)  # written back before the power went: the .json counts
             continue
         try:
@@ -210,8 +210,10 @@ def load(folder: Path) -> tuple[list[DeferredMms], list[DeferredMms], int]:
             continue
         highest = max(highest, mms.seq)
         if path.suffix == SENDING:
+            # Alone, or beside a `.json` that cannot be read: it may have been sent; reported `unknown`.
             interrupted.append(mms)
         else:
+            readable.add(path.name)
             waiting.append(mms)
     for path in paths:
         if path.suffix == ".broken":

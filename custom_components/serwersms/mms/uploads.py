@@ -8,9 +8,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TypedDict
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.storage import Store
 
+from .. import storage
 from ..api import SerwerSmsClient
+from ..storage import AccountStore
 
 STORAGE_VERSION = 1
 SAVE_DELAY = 1.0
@@ -20,10 +21,6 @@ SAVE_DELAY = 1.0
 # an old entry is almost never hit again. 1,000 is ten days of distinct pictures at the default daily
 # limit of 100 MMS, in a `.storage` file of about 200 KB (~200 bytes of JSON an entry; scripts/bench).
 MAX_REMEMBERED_FILES = 1000
-
-
-def _storage_key(entry_id: str) -> str:
-    return f"serwersms.{entry_id}.files"
 
 
 class _StoredFile(TypedDict):
@@ -66,7 +63,9 @@ class FileIdCache:
         """Bind the cache to one account's storage file."""
         self._hass = hass
         self._client = client
-        self._store: Store[dict[str, _StoredFile]] = Store(hass, STORAGE_VERSION, _storage_key(entry_id))
+        self._store: AccountStore[dict[str, _StoredFile]] = AccountStore(
+            hass, entry_id, "files", version=STORAGE_VERSION, large=True
+        )
         self._by_hash: dict[str, _StoredFile] = {}
         self._in_flight: dict[str, asyncio.Task[UploadedFile]] = {}
         self._upload_listeners: list[Callable[[str], None]] = []
@@ -82,13 +81,13 @@ class FileIdCache:
 
     async def async_load(self) -> None:
         """Read the persisted ids (the most recently used last)."""
-        self._by_hash = dict(await self._store.async_load() or {})
+        self._by_hash = dict(await self._store.async_load_or_empty() or {})
         self._evict()
 
     @staticmethod
     async def async_remove_store(hass: HomeAssistant, entry_id: str) -> None:
         """Delete an account's persisted ids (the entry is being removed)."""
-        await Store[dict[str, _StoredFile]](hass, STORAGE_VERSION, _storage_key(entry_id)).async_remove()
+        await storage.async_remove(hass, entry_id, "files")
 
     async def async_stop(self) -> None:
         """Write the ids now (the account unloads), and never again.
