@@ -81,7 +81,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     except ConfigEntryNotReady:
         if not outbox_minutes(entry):
             raise
-        _LOGGER.warning("%s: the gateway cannot be reached; MMS wait in the outbox until it can", entry.title)
+        # The outage itself is logged once by the coordinator; this only says what it means for MMS.
+        _LOGGER.info("%s: the gateway cannot be reached; MMS wait in the outbox until it can", entry.title)
     files = FileIdCache(hass, entry.entry_id, client)
     delivery = DeliveryTracker(hass, entry, client)
     guard = SpendingGuard(hass, entry)
