@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 import re
 from typing import Any
@@ -725,3 +725,26 @@ async def test_one_failed_request_of_a_poll_does_not_lose_the_others(
     await advance(hass, freezer, 60)
     assert len(simulator.requests_to(REPORTS)) == 4
     assert sorted(e["phone"] for e in delivery_events(events)) == numbers
+
+
+async def test_a_poll_that_finds_nothing_final_is_what_a_restart_resumes_from(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The stored schedule moves with each poll: after the 30-s poll the next gap (60 s) is what is kept."""
+    simulator.delivery_delay = 3600.0  # still on its way for an hour
+    simulator.sent_delay = 3600.0
+    sent_at = dt_util.utcnow()
+    response = await send_mms(hass, MOM, message="m")
+    message_id = response[MOM]["recipients"][0]["id"]
+    await advance(hass, freezer, 5)  # stored once, before any poll
+    assert hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"][message_id]
+    await advance(hass, freezer, 30)
+    assert len(simulator.requests_to(REPORTS)) == 1
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    stored = hass_storage[DeliveryTracker.storage_key(loaded_entry.entry_id)]["data"]["pending"][message_id]
+    assert stored["gap"] == 60.0
+    assert datetime.fromisoformat(stored["last"]) > sent_at + timedelta(seconds=20)  # the poll, not the send

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
 from typing import Any, Final, TypedDict
@@ -105,6 +105,9 @@ class _Pending:
     last: datetime  # the send (its scheduled time), then each poll that asked for it
     gap: timedelta  # how long after `last` it is asked next
     deadline: datetime  # 24 h after the send (its scheduled time): then `unconfirmed`
+    # What `stored()` returned, until the next poll changes it: the store's data is built on the event
+    # loop, and formatting thousands of dates at every save stalled it (24 ms for 5,000 pending ids).
+    _stored: _StoredMessage | None = field(default=None, compare=False, repr=False)
 
     @property
     def due(self) -> datetime:
@@ -123,8 +126,14 @@ class _Pending:
         waited = min(now - self.last, self.gap)
         self.gap = min(2 * waited, MAX_INTERVAL)
         self.last = now
+        self._stored = None
 
     def stored(self) -> _StoredMessage:
+        if self._stored is None:
+            self._stored = self._as_stored()
+        return self._stored
+
+    def _as_stored(self) -> _StoredMessage:
         return {
             "phone": self.phone,
             "title": self.title,
