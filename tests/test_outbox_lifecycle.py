@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import threading
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -66,6 +67,14 @@ async def test_a_normal_stop_lets_the_outbox_finish_the_mms_it_is_sending(
     mark, so the next start does not report it `unknown`.
     """
     sent = async_capture_events(hass, "serwersms_mms_sent")
+    delete = outbox_disk.delete
+
+    def slow_delete(*args: Any) -> None:
+        # A busy SD card: the stop must wait for the sent MMS's files to go, not only for the send.
+        time.sleep(0.3)
+        delete(*args)
+
+    monkeypatch.setattr(outbox_disk, "delete", slow_delete)
     await simulator.go_offline()
     await send(hass, message="alarm")
     arrived, release = hold_sends(simulator, monkeypatch)

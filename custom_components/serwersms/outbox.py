@@ -162,7 +162,7 @@ class Outbox:
         self._expiry_timer: CALLBACK_TYPE | None = None
         self._drain_task: asyncio.Task[None] | None = None
         self._probe_task: asyncio.Task[None] | None = None
-        self._keeping: set[asyncio.Task[None]] = set()
+        self._keeping: set[asyncio.Task[None]] = set()  # disk writes and deletes a stop waits for
         self._interrupted: list[DeferredMms] = []
         self._current: int | None = None  # the MMS whose turn it is (never expired in the middle)
         self._unreachable = False  # the last try could not reach the gateway: probe, cheaply
@@ -245,8 +245,9 @@ class Outbox:
             self._expiry_timer = None
         if self._probe_task is not None:
             self._probe_task.cancel()
-        pending = [task for task in (self._drain_task, *self._keeping) if task is not None]
-        if pending:
+        # A drain finishing now starts the deletion of what it sent: wait until no disk work is left, so
+        # that the next start does not find a `.sending` mark and report a sent MMS `unknown`.
+        while pending := [task for task in (self._drain_task, *self._keeping) if task is not None]:
             await asyncio.wait(pending)
         # Numbers left that only memory held (the disk was full at their write-back): one more try, so
         # that a normal stop leaves them waiting on disk rather than reported `unknown` at the start.
@@ -398,7 +399,16 @@ class Outbox:
         self._held.pop(mms.seq, None)
         self._on_give_up(mms, reason)
         self._changed()
-        self._entry.async_create_background_task(self._hass, self._delete(mms.seq), f"{DOMAIN} outbox delete")
+        self._delete_later(mms.seq)
+
+    @callback
+    def _delete_later(self, seq: int) -> None:
+        """Delete `seq`'s files in the background; a stop waits for it."""
+        task = self._entry.async_create_background_task(
+            self._hass, self._delete(seq), f"{DOMAIN} outbox delete"
+        )
+        self._keeping.add(task)
+        task.add_done_callback(self._keeping.discard)
 
     async def _delete(self, seq: int) -> None:
         try:
@@ -539,7 +549,7 @@ class Outbox:
         self._items.pop(mms.seq, None)
         self._held.pop(mms.seq, None)
         self._changed()
-        self._entry.async_create_background_task(self._hass, self._delete(mms.seq), f"{DOMAIN} outbox delete")
+        self._delete_later(mms.seq)
 
     async def _fit_with_given_files(
         self, mms: DeferredMms, pictures: list[DeferredPicture]
