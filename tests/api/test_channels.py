@@ -19,9 +19,11 @@ from custom_components.serwersms.api import (
     SerwerSmsClient,
     SerwerSmsMessageGoneError,
     SerwerSmsNotFoundError,
+    SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
     SerwerSmsValidationError,
     limit_of,
+    merge_batches,
 )
 from serwersms_simulator import NO_ANSWER_NUMBER, NO_MMS_NUMBER, Fault, SerwerSmsSimulator
 from tests.api.test_client import gateway_call, on_frozen_clock
@@ -449,3 +451,18 @@ async def test_state_and_inbox_show_sms_calls_and_scheduled(simulator, http_sess
     assert page.count('action="/_sim/reply"') == 2
     assert f'value="{simulator.sms[0].id}"' in page
     assert f'value="{simulator.sms[1].id}"' not in page
+
+
+async def test_sms_and_calls_count_towards_sends_until_outage(simulator, http_session) -> None:
+    api = client(http_session, simulator, max_attempts=1)
+    simulator.sends_until_outage = 2
+    await api.send_sms([PHONE], text="one")
+    assert simulator.online
+    await api.send_voice([PHONE], text="two")
+    assert not simulator.online
+    [outcome] = await api.send_sms_batches([PHONE], text="three")
+    assert isinstance(outcome.error, SerwerSmsNotReachedError)  # provably not sent: safe to send later
+    assert [r.status for r in merge_batches([outcome]).recipients] == ["unsent"]
+    await simulator.go_online()
+    assert (await api.send_sms([PHONE], text="three")).queued == 1
+    assert [m.text for m in simulator.sms] == ["one", "three"]

@@ -32,8 +32,8 @@ async def test_a_reply_to_an_eco_sms_is_listed_with_the_sms_it_answers(
     freezer.move_to("2026-11-25 12:00:00+00:00")
     api = client(http_session, simulator)
     first = (await api.send_sms([PHONE], text="Alarm 1")).recipients[0].id
-    await api.send_sms([PHONE], text="Hasło", sender="Dom")  # FULL: not what a reply answers
     second = (await api.send_sms([PHONE], text="Alarm 2")).recipients[0].id
+    await api.send_sms([PHONE], text="Hasło", sender="Dom")  # FULL: no one can reply to it
     freezer.tick(30)
     reply_id = simulator.inject_reply("48500600700", "Przyjąłem, jadę")
     explicit = simulator.inject_reply(PHONE, "ok", message_id=first)
