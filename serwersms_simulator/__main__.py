@@ -9,7 +9,17 @@ import logging
 from pathlib import Path
 import signal
 
-from .server import SerwerSmsSimulator
+from .server import DEFAULT_CREDITS, NO_ANSWER_NUMBER, NO_MMS_NUMBER, SerwerSmsSimulator
+
+
+def _limit(value: str) -> tuple[str, int | str | None]:
+    """`eco=500` → ("eco", 500); `voice=not_available`; `full=no_limit` (or a negative number)."""
+    kind, _, raw = value.partition("=")
+    raw = raw.strip()
+    if raw in {"not_available", "no_limit"}:
+        return kind.strip(), None if raw == "no_limit" else raw
+    number = int(raw)
+    return kind.strip(), None if number < 0 else number
 
 
 def _undeliverable(value: str) -> tuple[str, str]:
@@ -19,15 +29,20 @@ def _undeliverable(value: str) -> tuple[str, str]:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    credits: dict[str, int | str | None] = dict(DEFAULT_CREDITS)
+    credits["mms"] = None if args.credits < 0 else args.credits
+    credits.update(args.limit)
     simulator = SerwerSmsSimulator(
         token=args.token,
         username=args.username,
         password=args.password,
-        credits=None if args.credits < 0 else args.credits,
+        credits=credits,
         latency=args.latency_ms / 1000,
         sent_delay=args.sent_after,
         delivery_delay=args.delivered_after,
         undeliverable=dict(args.undeliverable),
+        no_mms_numbers=args.no_mms or (NO_MMS_NUMBER,),
+        no_answer_numbers=args.no_answer or (NO_ANSWER_NUMBER,),
     )
     if args.camera:
         from .camera import add_demo_camera  # noqa: PLC0415 - needs Pillow, only for the demo
@@ -85,6 +100,31 @@ def main() -> None:
         default=[],
         metavar="PHONE[=REASON]",
         help="this number's MMS end `undelivered` with REASON (default wrong_number); repeatable",
+    )
+    parser.add_argument(
+        "--limit",
+        type=_limit,
+        action="append",
+        default=[],
+        metavar="TYPE=VALUE",
+        help="credits of eco, full, voice or hlr: a number, no_limit or not_available "
+        f"(defaults: {', '.join(f'{k}={v}' for k, v in DEFAULT_CREDITS.items())}); repeatable",
+    )
+    parser.add_argument(
+        "--no-mms",
+        action="append",
+        default=[],
+        metavar="PHONE",
+        help=f"this number's MMS end `undelivered` (unsupported_number), SMS and calls are delivered "
+        f"(default {NO_MMS_NUMBER}); repeatable",
+    )
+    parser.add_argument(
+        "--no-answer",
+        action="append",
+        default=[],
+        metavar="PHONE",
+        help="this number never picks up: calls end `undelivered` (missed_call) "
+        f"(default {NO_ANSWER_NUMBER}); repeatable",
     )
     parser.add_argument(
         "--camera",

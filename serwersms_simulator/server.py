@@ -1,14 +1,36 @@
-"""The simulator: the gateway's endpoints, its error shapes, its bookkeeping, and fault injection."""
+"""The simulator: the gateway's endpoints, its error shapes, its bookkeeping, and fault injection.
+
+Endpoints: `account/limits`, `files/add|index|view|delete`, `messages/send_mms`, `messages/send_sms`,
+`messages/send_voice`, `messages/reports` (`type` `mms`, `eco`, `full`, `voice`), `messages/delete`
+and `messages/recived` (sic).
+
+Special numbers (constructor arguments, with these defaults):
+- `NO_MMS_NUMBER` +48500600796 (`no_mms_numbers`): its phone cannot take MMS: each MMS to it is queued,
+  then reported `undelivered` with reason `unsupported_number`; SMS and calls to it are delivered.
+- `NO_ANSWER_NUMBER` +48500600797 (`no_answer_numbers`): never picks up: each call to it is reported
+  `undelivered` with reason `missed_call`; MMS and SMS to it are delivered.
+- `undeliverable` (MMS), `undeliverable_sms` and `undeliverable_calls`: number → reason, that channel only.
+
+Error codes this simulator chose where no source states them:
+- 3000 no credits left for the SMS class or calls asked for (`eco`, `full`, `voice`; MMS keep 3004),
+  3001 the account has no such service (its limit is `not_available`; MMS keep 3005);
+- 2000 `speed` without a `sender`: the priority channel is FULL only, so the sender name it needs is
+  a missing parameter;
+- 3101 empty text; 3102 text too long: an SMS over 6 parts (402 characters with `utf`, 918 without),
+  a call's text over `MAX_CALL_TEXT` (500, our own cap: the gateway publishes none);
+- 1004 `messages/delete` of an id that is not scheduled (any more): unknown, sent or deleted before.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -29,6 +51,19 @@ MAX_PHONES = 100_000
 MAX_REPORT_IDS = 500
 MAX_OUTAGE_SECONDS = 3600.0
 PHONE_RE = re.compile(r"^\+?\d{9,15}$")
+MAX_CALL_TEXT = 500
+MAX_SMS_PARTS = 6
+NO_MMS_NUMBER = "+48500600796"
+NO_ANSWER_NUMBER = "+48500600797"
+# ECO SMS go out from the gateway's shared numbers; a reply to one arrives at that number.
+ECO_NUMBERS = ("+48799000101", "+48799000102", "+48799000103")
+NOT_AVAILABLE = "not_available"
+NO_LIMIT = "no_limit"
+SERVICES = ("eco", "full", "voice", "hlr")
+DEFAULT_CREDITS: dict[str, int | str | None] = {"eco": 1000, "full": 1000, "voice": 100, "hlr": 100}
+SEND_ENDPOINTS = frozenset({"messages/send_mms", "messages/send_sms", "messages/send_voice"})
+REPORT_TYPES = ("mms", "eco", "full", "voice")
+RECEIVED_TYPES = ("eco", "nd", "ndi", "mms")
 
 _MAGIC: tuple[tuple[bytes, str, str], ...] = (
     (b"GIF87a", "image/gif", "gif"),
@@ -44,8 +79,12 @@ ERROR_MESSAGES = {
     1004: ("InvalidId", "Niepoprawne ID"),
     1006: ("InvalidFormat", "Niepoprawny format danych"),
     2000: ("MissingParameter", "Brak wymaganych parametrów"),
+    3000: ("Limit", "Brak limitu wiadomości tego typu"),
+    3001: ("Permission", "Brak uprawnień do wysyłki wiadomości tego typu"),
     3004: ("MmsLimit", "Brak limitu MMS"),
     3005: ("MmsPermission", "Brak uprawnień do wysyłki MMS"),
+    3101: ("EmptyMessage", "Pusta wiadomość"),
+    3102: ("MessageTooLong", "Wiadomość jest za długa"),
 }
 
 
@@ -99,18 +138,137 @@ class SentMms:
     sent_at: float
     final_at: float
     undelivered_reason: str | None = None
+    unique_id: str | None = None
 
     def report(self, now: float) -> tuple[str, str | None]:
         """The report status (and reason) the gateway gives at `now`."""
-        if now >= self.final_at:
-            if self.undelivered_reason is not None:
-                return "undelivered", self.undelivered_reason
-            return "delivered", None
-        if now >= self.sent_at:
-            return "sent", None
-        if self.scheduled is not None and now < self.created:
-            return "saved", None
-        return "in_progress", None
+        return _lifecycle(self, now)
+
+    def is_scheduled(self, now: float) -> bool:
+        """Whether it still waits for its scheduled time at `now` (`messages/delete` can remove it)."""
+        return self.scheduled is not None and now < self.created
+
+
+@dataclass
+class SentSms:
+    """One SMS accepted for one recipient: `type` `eco` (no sender: shared numbers, repliable) or `full`.
+
+    `from_number`: the shared number an ECO SMS went out from (a reply arrives there). Reports move on
+    as an MMS's do.
+    """
+
+    id: str
+    phone: str
+    text: str
+    sender: str | None
+    type: str
+    flash: bool
+    speed: bool
+    utf: bool
+    parts: int
+    scheduled: str | None
+    request_index: int
+    created: float
+    sent_at: float
+    final_at: float
+    undelivered_reason: str | None = None
+    unique_id: str | None = None
+    from_number: str | None = None
+
+    def report(self, now: float) -> tuple[str, str | None]:
+        """The report status (and reason) the gateway gives at `now`."""
+        return _lifecycle(self, now)
+
+    def is_scheduled(self, now: float) -> bool:
+        """Whether it still waits for its scheduled time at `now`."""
+        return self.scheduled is not None and now < self.created
+
+
+@dataclass
+class SentCall:
+    """One phone call accepted for one recipient: `text` read out, or the recording `file_id` played."""
+
+    id: str
+    phone: str
+    text: str | None
+    file_id: str | None
+    scheduled: str | None
+    request_index: int
+    created: float
+    sent_at: float
+    final_at: float
+    undelivered_reason: str | None = None
+    unique_id: str | None = None
+
+    def report(self, now: float) -> tuple[str, str | None]:
+        """The report status (and reason) the gateway gives at `now`."""
+        return _lifecycle(self, now)
+
+    def is_scheduled(self, now: float) -> bool:
+        """Whether it still waits for its scheduled time at `now`."""
+        return self.scheduled is not None and now < self.created
+
+
+@dataclass
+class ReceivedSms:
+    """A message someone sent to the account: a reply to an ECO SMS (`message_id`) arrives as `eco`."""
+
+    id: str
+    type: str
+    phone: str
+    text: str
+    message_id: str | None
+    to_number: str | None
+    received: float  # epoch seconds on the simulator's clock
+    read: bool = False
+
+    def item(self) -> dict[str, Any]:
+        """As `messages/recived` lists it (`recived` in the gateway's local time)."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "phone": self.phone,
+            "recived": _gateway_time(self.received),
+            "message_id": self.message_id,
+            "text": self.text,
+            "to_number": self.to_number,
+        }
+
+
+type Sent = SentMms | SentSms | SentCall
+
+
+def _lifecycle(message: Sent, now: float) -> tuple[str, str | None]:
+    """`saved` until a scheduled time, `in_progress`, `sent`, then `delivered` or `undelivered`."""
+    if now >= message.final_at:
+        if message.undelivered_reason is not None:
+            return "undelivered", message.undelivered_reason
+        return "delivered", None
+    if now >= message.sent_at:
+        return "sent", None
+    if message.scheduled is not None and now < message.created:
+        return "saved", None
+    return "in_progress", None
+
+
+def _channel(message: Sent) -> str:
+    return "mms" if isinstance(message, SentMms) else "sms" if isinstance(message, SentSms) else "call"
+
+
+def _gateway_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, WARSAW).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _number_key(phone: str) -> str:
+    """The subscriber part of a number: `+48500600700`, `48500600700` and `500600700` are one phone."""
+    digits = "".join(c for c in phone if c.isdigit())
+    return digits[-9:] if len(digits) >= 9 else digits
+
+
+def sms_parts(text: str, *, utf: bool) -> int:
+    """How many parts the gateway splits an SMS into (70/67 characters with `utf`, else 160/153)."""
+    single, part = (70, 67) if utf else (160, 153)
+    return 1 if len(text) <= single else math.ceil(len(text) / part)
 
 
 @dataclass
@@ -172,6 +330,33 @@ def _wall_clock() -> float:
     return time.time()
 
 
+def _opt_text(value: Any) -> str | None:
+    """A text field as given, or None when it is missing or empty."""
+    if value is None or value is False:
+        return None
+    text = str(value)
+    return text or None
+
+
+def _positive(value: Any, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= 1 else default
+
+
+def _gateway_epoch(value: Any) -> float | None:
+    """A gateway time (`YYYY-MM-DD HH:MM:SS`, Warsaw) as epoch seconds; refused when unreadable."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as err:
+        raise _Reject(1006, "Niepoprawny format daty") from err
+    return parsed.replace(tzinfo=parsed.tzinfo or WARSAW).timestamp()
+
+
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() in {"1", "true", "yes", "on"}
 
@@ -196,7 +381,7 @@ class SerwerSmsSimulator:
         token: str | None = "sim-token",
         username: str | None = "sim-user",
         password: str | None = "sim-password",
-        credits: int | None = 1000,
+        credits: int | None | Mapping[str, int | str | None] = 1000,
         mms_allowed: bool = True,
         api_access: bool = True,
         ip_allowed: bool = True,
@@ -205,21 +390,45 @@ class SerwerSmsSimulator:
         sent_delay: float = 0.5,
         delivery_delay: float = 1.5,
         undeliverable: dict[str, str] | None = None,
+        undeliverable_sms: dict[str, str] | None = None,
+        undeliverable_calls: dict[str, str] | None = None,
+        no_mms_numbers: Iterable[str] = (NO_MMS_NUMBER,),
+        no_answer_numbers: Iterable[str] = (NO_ANSWER_NUMBER,),
         clock: Callable[[], float] | None = None,
         allow_url_fetch_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"),
     ) -> None:
-        """Configure the simulated account; `credits=None` means `no_limit`.
+        """Configure the simulated account.
 
-        Delivery: each queued MMS reports `in_progress`, after `sent_delay` seconds `sent`, after
+        Credits: an int (or None: `no_limit`) is the MMS credits, the other services get
+        `DEFAULT_CREDITS`; a mapping gives each type its own (`{"mms": 1000, "eco": 1000, "full": 1000,
+        "voice": 100}`): a number, None or `"no_limit"`, or `"not_available"` — as is a type left out.
+        Each queued message costs one credit of its type (`eco`: SMS without a sender, `full`: with one,
+        `voice`: a call); test sends cost nothing.
+
+        Delivery: each queued message reports `in_progress`, after `sent_delay` seconds `sent`, after
         `delivery_delay` seconds its final status — `undelivered` with the given reason for the numbers
-        in `undeliverable` (number → reason, e.g. `wrong_number`), `delivered` for every other number.
-        Delays are counted from the scheduled time for scheduled sends (`saved` until then), on
-        `clock` (epoch seconds; tests move it with the freezer).
+        in `undeliverable` (MMS), `undeliverable_sms`, `undeliverable_calls` (number → reason, e.g.
+        `wrong_number`) and for the special numbers (`no_mms_numbers`: MMS `unsupported_number`;
+        `no_answer_numbers`: calls `missed_call`), `delivered` otherwise. Delays are counted from the
+        scheduled time for scheduled sends (`saved` until then), on `clock` (epoch seconds; tests move
+        it with the freezer).
         """
         self.token = token
         self.username = username
         self.password = password
-        self.credits = credits
+        if isinstance(credits, Mapping):
+            given = dict(credits)
+            mms = given.get("mms", NOT_AVAILABLE)
+            self.type_credits: dict[str, int | str | None] = {
+                kind: None if given.get(kind, NOT_AVAILABLE) == NO_LIMIT else given.get(kind, NOT_AVAILABLE)
+                for kind in SERVICES
+            }
+        else:
+            mms = credits
+            self.type_credits = dict(DEFAULT_CREDITS)
+        if mms == NOT_AVAILABLE:
+            mms_allowed = False
+        self.credits: int | None = mms if isinstance(mms, int) else None
         self.mms_limit_override: str | None = None
         self.mms_allowed = mms_allowed
         self.api_access = api_access
@@ -235,8 +444,16 @@ class SerwerSmsSimulator:
         self.allow_url_fetch_hosts = allow_url_fetch_hosts
         self.files: dict[str, StoredFile] = {}
         self.messages: list[SentMms] = []
+        self.sms: list[SentSms] = []
+        self.calls: list[SentCall] = []
+        self.received: list[ReceivedSms] = []
+        self.deleted: list[Sent] = []
         self.requests: list[RecordedRequest] = []
         self.undeliverable: dict[str, str] = dict(undeliverable or {})
+        self.undeliverable_sms: dict[str, str] = dict(undeliverable_sms or {})
+        self.undeliverable_calls: dict[str, str] = dict(undeliverable_calls or {})
+        self.no_mms_numbers: set[str] = {_number_key(phone) for phone in no_mms_numbers}
+        self.no_answer_numbers: set[str] = {_number_key(phone) for phone in no_answer_numbers}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         # Called with each request as it arrives, before the gateway acts on it (tests change state here).
         self.on_request: Callable[[RecordedRequest], None] | None = None
@@ -273,8 +490,54 @@ class SerwerSmsSimulator:
 
     @property
     def processed_sends(self) -> list[RecordedRequest]:
-        """Send requests the gateway actually carried out (whatever the client then saw)."""
-        return [r for r in self.requests_to("messages/send_mms") if r.processed]
+        """MMS send requests the gateway actually carried out (whatever the client then saw)."""
+        return self.processed("messages/send_mms")
+
+    def processed(self, endpoint: str) -> list[RecordedRequest]:
+        """Requests to `endpoint` the gateway actually carried out (whatever the client then saw)."""
+        return [r for r in self.requests_to(endpoint) if r.processed]
+
+    @property
+    def scheduled(self) -> list[Sent]:
+        """Every MMS, SMS and call still waiting for its scheduled time (on the simulator's clock)."""
+        now = self.clock()
+        every: list[Sent] = [*self.messages, *self.sms, *self.calls]
+        return [m for m in every if m.is_scheduled(now)]
+
+    @property
+    def replies(self) -> list[ReceivedSms]:
+        """Incoming ECO replies, oldest first (read or not)."""
+        return [message for message in self.received if message.type == "eco"]
+
+    def inject_reply(self, phone: str, text: str, message_id: str | None = None) -> str:
+        """Someone at `phone` replies `text` to an ECO SMS; returns the reply's id.
+
+        `message_id` defaults to the newest ECO SMS sent to that phone (None when there is none). The
+        reply waits in `messages/recived` (type `eco`) until a listing with `read: true` returns it.
+        """
+        answered: SentSms | None
+        if message_id is None:
+            key = _number_key(phone)
+            answered = next(
+                (sms for sms in reversed(self.sms) if sms.type == "eco" and _number_key(sms.phone) == key),
+                None,
+            )
+            message_id = answered.id if answered is not None else None
+        else:
+            answered = next((sms for sms in self.sms if sms.id == message_id), None)
+        reply = ReceivedSms(
+            id=secrets.token_hex(5),
+            type="eco",
+            phone=phone,
+            text=text,
+            message_id=message_id,
+            to_number=answered.from_number
+            if answered is not None and answered.from_number
+            else ECO_NUMBERS[0],
+            received=self.clock(),
+        )
+        self.received.append(reply)
+        return reply.id
 
     async def start(self, host: str = "127.0.0.1", port: int = 0, *, control_port: int | None = None) -> str:
         """Start serving; returns the gateway's base URL (with a trailing slash).
@@ -422,6 +685,7 @@ class SerwerSmsSimulator:
         app.router.add_post("/_sim/fault", self._add_fault)
         app.router.add_post("/_sim/offline", self._offline)
         app.router.add_post("/_sim/online", self._go_online)
+        app.router.add_post("/_sim/reply", self._reply)
         app.router.add_post("/{module}/{action}", self._api)
         return app
 
@@ -549,7 +813,7 @@ class SerwerSmsSimulator:
                 text=json.dumps(reply)[: max(1, len(json.dumps(reply)) // 2)], content_type="application/json"
             )
         response = web.json_response(reply, status=status)
-        if endpoint == "messages/send_mms" and record.processed and self.sends_until_outage is not None:
+        if endpoint in SEND_ENDPOINTS and record.processed and self.sends_until_outage is not None:
             self.sends_until_outage -= 1
             if self.sends_until_outage <= 0:
                 self.sends_until_outage = None
@@ -598,22 +862,32 @@ class SerwerSmsSimulator:
             "files/view": self._files_view,
             "files/delete": self._files_delete,
             "messages/send_mms": self._send_mms,
+            "messages/send_sms": self._send_sms,
+            "messages/send_voice": self._send_voice,
             "messages/reports": self._reports,
+            "messages/delete": self._delete,
+            "messages/recived": self._recived,
         }
 
     def _mms_limit_value(self) -> str:
         if self.mms_limit_override is not None:
             return self.mms_limit_override
         if not self.mms_allowed:
-            return "not_available"
-        return "no_limit" if self.credits is None else str(self.credits)
+            return NOT_AVAILABLE
+        return NO_LIMIT if self.credits is None else str(self.credits)
+
+    def _limit_value(self, kind: str) -> str:
+        value = self.type_credits.get(kind, NOT_AVAILABLE)
+        return NO_LIMIT if value is None else str(value)
 
     async def _account_limits(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
         return {
             "items": [
-                {"type": "eco", "chars_limit": "160/1", "value": "no_limit"},
-                {"type": "full", "chars_limit": "160/1", "value": "250"},
+                {"type": "eco", "chars_limit": "160/1", "value": self._limit_value("eco")},
+                {"type": "full", "chars_limit": "160/1", "value": self._limit_value("full")},
+                {"type": "voice", "chars_limit": f"{MAX_CALL_TEXT}/1", "value": self._limit_value("voice")},
                 {"type": "mms", "chars_limit": "40/1", "value": self._mms_limit_value()},
+                {"type": "hlr", "chars_limit": "0/0", "value": self._limit_value("hlr")},
             ]
         }
 
@@ -672,6 +946,84 @@ class SerwerSmsSimulator:
             raise _Reject(1004)
         return {"success": True}
 
+    def _schedule(self, fields: dict[str, Any]) -> tuple[str | None, float]:
+        """A send's scheduled time as given (or None) and when it starts, on the simulator's clock."""
+        now = self.clock()
+        if not fields.get("date"):
+            return None, now
+        try:
+            parsed = datetime.fromisoformat(str(fields["date"]))
+        except ValueError as err:
+            raise _Reject(1006, "Niepoprawny format daty") from err
+        # The gateway's clock is Warsaw local time.
+        return (
+            parsed.strftime("%Y-%m-%d %H:%M:%S"),
+            max(now, parsed.replace(tzinfo=parsed.tzinfo or WARSAW).timestamp()),
+        )
+
+    def _charge(self, kind: str, count: int, *, test: bool) -> None:
+        """Take `count` credits of `kind` (`eco`, `full`, `voice`); 3001: no such service, 3000: none left."""
+        value = self.type_credits.get(kind, NOT_AVAILABLE)
+        if value == NOT_AVAILABLE:
+            raise _Reject(3001)
+        if test or not isinstance(value, int):
+            return
+        if value < count:
+            raise _Reject(3000)
+        self.type_credits[kind] = value - count
+
+    @staticmethod
+    def _recipients(fields: dict[str, Any]) -> tuple[list[str], list[str]]:
+        phones = _as_list(fields.get("phone"))
+        if not phones or len(phones) > MAX_PHONES:
+            raise _Reject(2000, "Nieprawidłowa liczba odbiorców")
+        return phones, [phone for phone in phones if PHONE_RE.match(phone.replace(" ", ""))]
+
+    def _send_reply(
+        self,
+        fields: dict[str, Any],
+        record: RecordedRequest,
+        phones: list[str],
+        valid: list[str],
+        *,
+        text: str,
+        parts: int,
+        keep: Callable[[str, str], None],
+    ) -> dict[str, Any]:
+        """Each number's item (`keep(id, phone)` records a queued one outside test mode), the reply."""
+        test = _truthy(fields.get("test"))
+        queued_at = datetime.now(WARSAW).strftime("%Y-%m-%d %H:%M:%S")
+        items: list[dict[str, Any]] = []
+        for phone in phones:
+            message_id = secrets.token_hex(5)
+            item: dict[str, Any] = {
+                "id": message_id,
+                "phone": phone,
+                "queued": queued_at,
+                "parts": parts,
+                "text": text,
+            }
+            if phone in valid:
+                item["status"] = "queued"
+                if not test:
+                    keep(message_id, phone)
+            else:
+                item.update(status="unsent", error_code=3103, error_message="Błędny numer odbiorcy")
+            items.append(item)
+        record.processed = True
+        queued = sum(1 for item in items if item["status"] == "queued")
+        reply: dict[str, Any] = {"success": True, "queued": queued, "unsent": len(items) - queued}
+        if _truthy(fields.get("details")):
+            reply["items"] = items
+        return reply
+
+    def _timing(self, starts: float) -> dict[str, float]:
+        return {
+            "created": starts,
+            "sent_at": starts + min(self.sent_delay, self.delivery_delay),
+            "final_at": starts + self.delivery_delay,
+        }
+
     async def _send_mms(
         self,
         fields: dict[str, Any],
@@ -693,74 +1045,144 @@ class SerwerSmsSimulator:
         for file_id in file_ids:
             if file_id not in self.files:
                 raise _Reject(1004, "Niepoprawne ID pliku")
-        phones = _as_list(fields.get("phone"))
-        if not phones or len(phones) > MAX_PHONES:
-            raise _Reject(2000, "Nieprawidłowa liczba odbiorców")
-        scheduled = None
-        now = self.clock()
-        starts = now
-        if fields.get("date"):
-            try:
-                parsed = datetime.fromisoformat(str(fields["date"]))
-            except ValueError as err:
-                raise _Reject(1006, "Niepoprawny format daty") from err
-            scheduled = parsed.strftime("%Y-%m-%d %H:%M:%S")
-            # The gateway's clock is Warsaw local time.
-            starts = max(now, parsed.replace(tzinfo=parsed.tzinfo or WARSAW).timestamp())
+        phones, valid = self._recipients(fields)
+        scheduled, starts = self._schedule(fields)
         if not self.mms_allowed:
             raise _Reject(3005)
         test = _truthy(fields.get("test"))
-        valid = [phone for phone in phones if PHONE_RE.match(phone.replace(" ", ""))]
         if not test and self.credits is not None:
             if self.credits < len(valid):
                 raise _Reject(3004)
             self.credits -= len(valid)
-        queued_at = datetime.now(WARSAW).strftime("%Y-%m-%d %H:%M:%S")
-        items: list[dict[str, Any]] = []
-        for phone in phones:
-            message_id = secrets.token_hex(5)
-            item: dict[str, Any] = {
-                "id": message_id,
-                "phone": phone,
-                "queued": queued_at,
-                "parts": 1,
-                "text": title,
-            }
-            if phone in valid:
-                item["status"] = "queued"
-                if not test:
-                    self.messages.append(
-                        SentMms(
-                            message_id,
-                            phone,
-                            title,
-                            text,
-                            file_ids,
-                            scheduled,
-                            record.index,
-                            created=starts,
-                            sent_at=starts + min(self.sent_delay, self.delivery_delay),
-                            final_at=starts + self.delivery_delay,
-                            undelivered_reason=self.undeliverable.get(phone),
-                        )
-                    )
-            else:
-                item.update(status="unsent", error_code=3103, error_message="Błędny numer odbiorcy")
-            items.append(item)
-        record.processed = True
-        queued = sum(1 for item in items if item["status"] == "queued")
-        reply: dict[str, Any] = {"success": True, "queued": queued, "unsent": len(items) - queued}
-        if _truthy(fields.get("details")):
-            reply["items"] = items
-        return reply
+        unique_id = _opt_text(fields.get("unique_id"))
+
+        def keep(message_id: str, phone: str) -> None:
+            reason = self.undeliverable.get(phone)
+            if reason is None and _number_key(phone) in self.no_mms_numbers:
+                reason = "unsupported_number"
+            self.messages.append(
+                SentMms(
+                    message_id,
+                    phone,
+                    title,
+                    text,
+                    file_ids,
+                    scheduled,
+                    record.index,
+                    **self._timing(starts),
+                    undelivered_reason=reason,
+                    unique_id=unique_id,
+                )
+            )
+
+        return self._send_reply(fields, record, phones, valid, text=title, parts=1, keep=keep)
+
+    async def _send_sms(
+        self,
+        fields: dict[str, Any],
+        files: dict[str, bytes],
+        filenames: dict[str, str],
+        record: RecordedRequest,
+    ) -> dict[str, Any]:
+        text = fields.get("text")
+        if not isinstance(text, str) or not text:
+            raise _Reject(3101)
+        utf = _truthy(fields.get("utf"))
+        parts = sms_parts(text, utf=utf)
+        if parts > MAX_SMS_PARTS:
+            raise _Reject(3102, f"Wiadomość może mieć najwyżej {MAX_SMS_PARTS} części")
+        sender = _opt_text(fields.get("sender"))
+        speed = _truthy(fields.get("speed"))
+        if speed and sender is None:
+            raise _Reject(2000, "Wysyłka ekspresowa (speed) wymaga nazwy nadawcy")
+        phones, valid = self._recipients(fields)
+        scheduled, starts = self._schedule(fields)
+        kind = "full" if sender is not None else "eco"
+        self._charge(kind, len(valid), test=_truthy(fields.get("test")))
+        unique_id = _opt_text(fields.get("unique_id"))
+        flash = _truthy(fields.get("flash"))
+
+        def keep(message_id: str, phone: str) -> None:
+            self.sms.append(
+                SentSms(
+                    message_id,
+                    phone,
+                    text,
+                    sender,
+                    kind,
+                    flash,
+                    speed,
+                    utf,
+                    parts,
+                    scheduled,
+                    record.index,
+                    **self._timing(starts),
+                    undelivered_reason=self.undeliverable_sms.get(phone),
+                    unique_id=unique_id,
+                    from_number=ECO_NUMBERS[len(self.sms) % len(ECO_NUMBERS)] if kind == "eco" else None,
+                )
+            )
+
+        return self._send_reply(fields, record, phones, valid, text=text, parts=parts, keep=keep)
+
+    async def _send_voice(
+        self,
+        fields: dict[str, Any],
+        files: dict[str, bytes],
+        filenames: dict[str, str],
+        record: RecordedRequest,
+    ) -> dict[str, Any]:
+        text = _opt_text(fields.get("text"))
+        file_id = _opt_text(fields.get("file_id"))
+        if text is None and file_id is None:
+            raise _Reject(3101)
+        if text is not None and file_id is not None:
+            raise _Reject(2000, "Podaj text albo file_id")
+        if text is not None and len(text) > MAX_CALL_TEXT:
+            raise _Reject(3102, f"Tekst połączenia może mieć najwyżej {MAX_CALL_TEXT} znaków")
+        if file_id is not None and file_id not in self.files:
+            raise _Reject(1004, "Niepoprawne ID pliku")
+        phones, valid = self._recipients(fields)
+        scheduled, starts = self._schedule(fields)
+        self._charge("voice", len(valid), test=_truthy(fields.get("test")))
+        unique_id = _opt_text(fields.get("unique_id"))
+
+        def keep(message_id: str, phone: str) -> None:
+            reason = self.undeliverable_calls.get(phone)
+            if reason is None and _number_key(phone) in self.no_answer_numbers:
+                reason = "missed_call"
+            self.calls.append(
+                SentCall(
+                    message_id,
+                    phone,
+                    text,
+                    file_id,
+                    scheduled,
+                    record.index,
+                    **self._timing(starts),
+                    undelivered_reason=reason,
+                    unique_id=unique_id,
+                )
+            )
+
+        return self._send_reply(fields, record, phones, valid, text=text or "", parts=1, keep=keep)
+
+    def _of_type(self, kind: str) -> list[Sent]:
+        if kind == "mms":
+            return list(self.messages)
+        if kind in {"eco", "full"}:
+            return [sms for sms in self.sms if sms.type == kind]
+        if kind == "voice":
+            return list(self.calls)
+        return []
 
     async def _reports(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
         ids = _as_list(fields.get("id"))
         if len(ids) > MAX_REPORT_IDS:
             raise _Reject(2000, f"Maksymalnie {MAX_REPORT_IDS} identyfikatorów")
-        if fields.get("type", "mms") != "mms":
-            return {"items": []}
-        by_id = {message.id: message for message in self.messages}
+        kind = str(fields.get("type") or "mms")
+        # Each type reports only its own messages: an SMS id asked with `type: mms` is not found.
+        by_id = {message.id: message for message in self._of_type(kind)}
         items: list[dict[str, Any]] = []
         now = self.clock()
         for message_id in ids:
@@ -768,7 +1190,7 @@ class SerwerSmsSimulator:
             if message is None:
                 continue
             status, reason = message.report(now)
-            item: dict[str, Any] = {"id": message.id, "phone": message.phone, "type": "mms", "status": status}
+            item: dict[str, Any] = {"id": message.id, "phone": message.phone, "type": kind, "status": status}
             if reason is not None:
                 item["reason"] = reason
             items.append(item)
@@ -776,11 +1198,72 @@ class SerwerSmsSimulator:
                 items.append(dict(item))
         if self.repeat_reports:
             asked = set(ids)
-            items.extend(item for key, item in self._final_reports.items() if key not in asked)
+            items.extend(
+                item
+                for key, item in self._final_reports.items()
+                if key not in asked and item.get("type") == kind
+            )
             self._final_reports.update(
                 (item["id"], dict(item)) for item in items if item["status"] in {"delivered", "undelivered"}
             )
         return {"items": items}
+
+    async def _delete(
+        self,
+        fields: dict[str, Any],
+        files: dict[str, bytes],
+        filenames: dict[str, str],
+        record: RecordedRequest,
+    ) -> dict[str, Any]:
+        """Remove scheduled messages by `id` or `unique_id`; 1004 when none of them is scheduled."""
+        ids = set(_as_list(fields.get("id")))
+        unique_ids = set(_as_list(fields.get("unique_id")))
+        if not ids and not unique_ids:
+            raise _Reject(2000, "Podaj id albo unique_id")
+        now = self.clock()
+        doomed = [
+            message
+            for message in self.scheduled
+            if message.id in ids or (message.unique_id is not None and message.unique_id in unique_ids)
+        ]
+        if not doomed:
+            raise _Reject(1004, "Wiadomość nie istnieje albo nie czeka już na wysłanie")
+        gone = {id(message) for message in doomed}
+        self.messages = [m for m in self.messages if id(m) not in gone]
+        self.sms = [m for m in self.sms if id(m) not in gone]
+        self.calls = [m for m in self.calls if id(m) not in gone]
+        self.deleted.extend(doomed)
+        record.processed = True
+        _LOGGER.debug("deleted %d scheduled message(s) at %s", len(doomed), _gateway_time(now))
+        return {"success": True}
+
+    async def _recived(self, fields: dict[str, Any], *_: Any) -> dict[str, Any]:
+        """Incoming messages, unread only, with paging; `read: true` marks the returned ones read."""
+        kind = str(fields.get("type") or "eco")
+        if kind not in RECEIVED_TYPES:
+            raise _Reject(2000, "Nieprawidłowy typ wiadomości")
+        date_from = _gateway_epoch(fields.get("date_from"))
+        date_to = _gateway_epoch(fields.get("date_to"))
+        page = _positive(fields.get("page"), 1)
+        limit = min(_positive(fields.get("limit"), 100), 500)
+        phones = {_number_key(phone) for phone in _as_list(fields.get("phone"))}
+        matching = [
+            message
+            for message in self.received
+            if message.type == kind
+            and not message.read
+            and (date_from is None or message.received >= date_from)
+            and (date_to is None or message.received <= date_to)
+            and (not phones or _number_key(message.phone) in phones)
+        ]
+        if str(fields.get("order") or "asc").lower() == "desc":
+            matching.reverse()
+        pages = max(1, math.ceil(len(matching) / limit))
+        shown = matching[(page - 1) * limit : page * limit]
+        if _truthy(fields.get("read")):
+            for message in shown:
+                message.read = True
+        return {"paging": {"page": page, "count": pages}, "items": [message.item() for message in shown]}
 
     # --- for people and scripts ---------------------------------------------------------------
 
@@ -812,6 +1295,45 @@ class SerwerSmsSimulator:
                     }
                     for m in self.messages
                 ],
+                "sms": [
+                    {
+                        "id": m.id,
+                        "phone": m.phone,
+                        "text": m.text,
+                        "type": m.type,
+                        "sender": m.sender,
+                        "from_number": m.from_number,
+                        "flash": m.flash,
+                        "speed": m.speed,
+                        "parts": m.parts,
+                        "scheduled": m.scheduled,
+                        "request_index": m.request_index,
+                        "status": m.report(now)[0],
+                        "reason": m.report(now)[1],
+                        "final_at": m.final_at,
+                    }
+                    for m in self.sms
+                ],
+                "calls": [
+                    {
+                        "id": m.id,
+                        "phone": m.phone,
+                        "text": m.text,
+                        "file_id": m.file_id,
+                        "scheduled": m.scheduled,
+                        "request_index": m.request_index,
+                        "status": m.report(now)[0],
+                        "reason": m.report(now)[1],
+                        "final_at": m.final_at,
+                    }
+                    for m in self.calls
+                ],
+                "scheduled": [
+                    {"id": m.id, "channel": _channel(m), "phone": m.phone, "scheduled": m.scheduled}
+                    for m in self.scheduled
+                ],
+                "received": [message.item() | {"read": message.read} for message in self.received],
+                "type_credits": self.type_credits,
                 "requests": [
                     {"endpoint": r.endpoint, "auth": r.auth, "fault": r.fault} for r in self.requests
                 ],
@@ -846,6 +1368,27 @@ class SerwerSmsSimulator:
         """`POST /_sim/online` (on the control port): end an outage now."""
         await self.go_online()
         return web.json_response({"online": self.online})
+
+    async def _reply(self, request: web.Request) -> web.StreamResponse:
+        """`POST /_sim/reply {"phone", "text", "message_id"?}`: someone replies to an ECO SMS.
+
+        JSON gets `{"id", "message_id"}` back; a form post (the inbox's reply button) goes back to `/`.
+        """
+        form = not request.content_type.startswith("application/json")
+        try:
+            body: Any = dict(await request.post()) if form else await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        phone, text, message_id = body.get("phone"), body.get("text"), body.get("message_id") or None
+        if not isinstance(phone, str) or not phone or not isinstance(text, str) or not text:
+            return web.json_response({"error": 'give {"phone": …, "text": …, "message_id"?: …}'}, status=400)
+        reply_id = self.inject_reply(phone, text, message_id if isinstance(message_id, str) else None)
+        if form:
+            raise web.HTTPSeeOther("/")
+        answered = self.received[-1].message_id
+        return web.json_response({"id": reply_id, "message_id": answered})
 
     async def _add_fault(self, request: web.Request) -> web.Response:
         body = await request.json()

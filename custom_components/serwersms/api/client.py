@@ -1,4 +1,4 @@
-"""An asyncio client for the SerwerSMS.pl HTTPS API v2 (MMS, files, account).
+"""An asyncio client for the SerwerSMS.pl HTTPS API v2 (MMS, SMS, calls, replies, files, account).
 
 It has no Home Assistant imports so that it can be published on its own.
 """
@@ -22,6 +22,8 @@ from .exceptions import (
     SerwerSmsAuthError,
     SerwerSmsConnectionError,
     SerwerSmsError,
+    SerwerSmsMessageGoneError,
+    SerwerSmsNotFoundError,
     SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
     SerwerSmsRateLimitError,
@@ -36,12 +38,15 @@ from .models import (
     BatchOutcome,
     FileInfo,
     Limit,
+    ReceivedPage,
     RecipientResult,
     Report,
     SendResult,
+    limit_of,
     parse_file_id,
     parse_files,
     parse_limits,
+    parse_received,
     parse_reports,
     parse_send,
 )
@@ -54,6 +59,14 @@ DEFAULT_TIMEOUT: Final = 30.0
 MAX_PHONES_PER_REQUEST: Final = 100
 MAX_FILES_PER_MMS: Final = 10
 MAX_REPORT_IDS: Final = 500
+REPORT_TYPES: Final = ("mms", "eco", "full", "voice")
+# Our cap on what a call reads out: the gateway publishes no limit for text-to-speech; 500 characters
+# take well over half a minute to say, and the caller refuses longer text before anything is sent.
+MAX_CALL_TEXT: Final = 500
+# SMS are always sent with `utf` (Polish letters), i.e. UCS-2: 70 characters in one part, 67 in each
+# part of a longer one. SerwerSMS joins at most 6 parts (its documented 918-character maximum is
+# 6 x 153 GSM-7 characters), so 6 x 67 = 402 characters is what surely goes out as one message.
+MAX_SMS_TEXT: Final = 402
 CONNECT_TIMEOUT: Final = 10.0
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
 
@@ -135,7 +148,7 @@ class SerwerSmsClient:
 
     async def mms_limit(self) -> Limit | None:
         """Return the account's MMS limit, or None when the gateway lists none."""
-        return next((limit for limit in await self.account_limits() if limit.type == "mms"), None)
+        return limit_of(await self.account_limits(), "mms")
 
     async def upload_file(self, content: bytes, *, filename: str, content_type: str) -> str:
         """Upload an MMS attachment's bytes (`files/add`, multipart) and return its file id."""
@@ -167,15 +180,11 @@ class SerwerSmsClient:
         may have been sent, else the first batch's error. When some did, the others' recipients are
         reported as `unsent` (certainly not sent) or `unknown` (the MMS may have been sent).
         """
-        outcomes = await self.send_mms_batches(
-            phones, title=title, file_ids=file_ids, text=text, date=date, test=test
+        return _merged_or_raised(
+            await self.send_mms_batches(
+                phones, title=title, file_ids=file_ids, text=text, date=date, test=test
+            )
         )
-        if all(outcome.result is None for outcome in outcomes):
-            errors = [outcome.error for outcome in outcomes if outcome.error is not None]
-            # A batch that may have gone out outweighs a refusal of the others: say so.
-            unknown = next((err for err in errors if not is_refusal(err)), None)
-            raise unknown or errors[0]
-        return merge_batches(outcomes)
 
     async def send_mms_batches(
         self,
@@ -192,35 +201,139 @@ class SerwerSmsClient:
         A batch is re-sent only when it provably never reached the gateway. A gateway error ends only
         its own batch and is kept in its outcome, never raised.
         """
-        if not phones:
-            raise ValueError("no recipients")
         if len(file_ids) > MAX_FILES_PER_MMS:
             raise ValueError(f"at most {MAX_FILES_PER_MMS} files per MMS")
-        fields: dict[str, Any] = {"title": title, "details": True}
+        fields: dict[str, Any] = {"title": title}
         if file_ids:
             fields["file_id"] = list(file_ids)
         if text:
             fields["text"] = text
-        if date is not None:
-            if date.tzinfo is None:
-                raise ValueError("date must be timezone-aware")
-            fields["date"] = date.astimezone(GATEWAY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
-        if test:
-            fields["test"] = True
-        batches = chunked(phones, self._batch_size)
-        return list(await asyncio.gather(*(self._send_batch(batch, fields) for batch in batches)))
+        return await self._send_batches("messages/send_mms", phones, fields, date=date, test=test)
 
-    async def reports(self, message_ids: Sequence[str]) -> list[Report]:
-        """Return delivery reports of sent MMS (`messages/reports`): one request, at most 500 ids.
+    async def send_sms(
+        self,
+        phones: Sequence[str],
+        *,
+        text: str,
+        sender: str | None = None,
+        flash: bool = False,
+        speed: bool = False,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> SendResult:
+        """Send one SMS to `phones` (`messages/send_sms`); raises as `send_mms` does."""
+        return _merged_or_raised(
+            await self.send_sms_batches(
+                phones, text=text, sender=sender, flash=flash, speed=speed, date=date, test=test
+            )
+        )
 
-        More ids are the caller's to split (`chunked(ids, MAX_REPORT_IDS)`): it decides what a failed
-        request means for the others, so they are not hidden in one call here.
+    async def send_sms_batches(
+        self,
+        phones: Sequence[str],
+        *,
+        text: str,
+        sender: str | None = None,
+        flash: bool = False,
+        speed: bool = False,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> list[BatchOutcome]:
+        """Send one SMS to `phones` in batches of at most 100; one outcome per batch, as for MMS.
+
+        Always `utf` (Polish letters kept, shorter parts). No `sender` (or an empty one) is the ECO
+        class: the gateway's shared numbers, which people can reply to; a registered name is FULL.
+        `speed` (the priority channel) needs a sender; the gateway refuses it otherwise.
         """
+        if not text:
+            raise ValueError("empty text")
+        if len(text) > MAX_SMS_TEXT:
+            raise ValueError(f"an SMS has at most {MAX_SMS_TEXT} characters")
+        fields: dict[str, Any] = {"text": text, "utf": True}
+        if sender:
+            fields["sender"] = sender
+        if flash:
+            fields["flash"] = True
+        if speed:
+            fields["speed"] = True
+        return await self._send_batches("messages/send_sms", phones, fields, date=date, test=test)
+
+    async def send_voice(
+        self,
+        phones: Sequence[str],
+        *,
+        text: str,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> SendResult:
+        """Call `phones` and read `text` out (`messages/send_voice`); raises as `send_mms` does."""
+        return _merged_or_raised(await self.send_voice_batches(phones, text=text, date=date, test=test))
+
+    async def send_voice_batches(
+        self,
+        phones: Sequence[str],
+        *,
+        text: str,
+        date: datetime | None = None,
+        test: bool = False,
+    ) -> list[BatchOutcome]:
+        """Call `phones` in batches of at most 100, `text` read out by text-to-speech; as for MMS."""
+        if not text:
+            raise ValueError("empty text")
+        if len(text) > MAX_CALL_TEXT:
+            raise ValueError(f"a call's text has at most {MAX_CALL_TEXT} characters")
+        return await self._send_batches("messages/send_voice", phones, {"text": text}, date=date, test=test)
+
+    async def reports(self, message_ids: Sequence[str], type: str = "mms") -> list[Report]:  # noqa: A002
+        """Return delivery reports of sent messages (`messages/reports`): one request, at most 500 ids.
+
+        `type` is the messages' kind: `mms`, `eco` or `full` (SMS without and with a sender name),
+        `voice` (calls; one not picked up is `undelivered` with reason `missed_call`). More ids are the
+        caller's to split (`chunked(ids, MAX_REPORT_IDS)`): it decides what a failed request means for
+        the others, so they are not hidden in one call here.
+        """
+        if type not in REPORT_TYPES:
+            raise ValueError(f"type must be one of {', '.join(REPORT_TYPES)}")
         if not message_ids:
             return []
         if len(message_ids) > MAX_REPORT_IDS:
             raise ValueError(f"at most {MAX_REPORT_IDS} ids per request")
-        return parse_reports(await self._call("messages/reports", {"id": list(message_ids), "type": "mms"}))
+        return parse_reports(await self._call("messages/reports", {"id": list(message_ids), "type": type}))
+
+    async def delete_message(self, message_id: str) -> None:
+        """Cancel a scheduled message (`messages/delete`).
+
+        Raises `SerwerSmsMessageGoneError` when the gateway no longer has it scheduled (already sent,
+        deleted before, or never known): whatever the caller wanted cancelled will not go out from
+        that schedule any more, or already has.
+        """
+        if not message_id:
+            raise ValueError("no message id")
+        try:
+            await self._call("messages/delete", {"id": message_id})
+        except SerwerSmsNotFoundError as err:
+            raise SerwerSmsMessageGoneError(err.gateway_message, code=err.code) from err
+
+    async def received(
+        self,
+        *,
+        type: str = "eco",  # noqa: A002
+        date_from: datetime | None = None,
+        page: int = 1,
+        limit: int = 100,
+    ) -> ReceivedPage:
+        """One page of incoming messages (`messages/recived`, sic), oldest first.
+
+        Never marks them read (`read: false`): other software on the account must still see them, so
+        the caller remembers which ids it has handled. `date_from` (timezone-aware) is sent in the
+        gateway's local time.
+        """
+        if page < 1 or limit < 1:
+            raise ValueError("page and limit start at 1")
+        fields: dict[str, Any] = {"type": type, "read": False, "order": "asc", "page": page, "limit": limit}
+        if date_from is not None:
+            fields["date_from"] = _gateway_time(date_from)
+        return parse_received(await self._call("messages/recived", fields), page=page, default_type=type)
 
     async def reachable(self, wait: float) -> bool:
         """Whether the gateway's host answers at all: a HEAD request, no account call, no back-off.
@@ -248,9 +361,29 @@ class SerwerSmsClient:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    async def _send_batch(self, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:
+    async def _send_batches(
+        self,
+        endpoint: str,
+        phones: Sequence[str],
+        fields: dict[str, Any],
+        *,
+        date: datetime | None,
+        test: bool,
+    ) -> list[BatchOutcome]:
+        """Send `fields` to `phones` by `endpoint`, in batches, a few in flight; one outcome per batch."""
+        if not phones:
+            raise ValueError("no recipients")
+        fields = {**fields, "details": True}
+        if date is not None:
+            fields["date"] = _gateway_time(date)
+        if test:
+            fields["test"] = True
+        batches = chunked(phones, self._batch_size)
+        return list(await asyncio.gather(*(self._send_batch(endpoint, batch, fields) for batch in batches)))
+
+    async def _send_batch(self, endpoint: str, phones: list[str], fields: dict[str, Any]) -> BatchOutcome:
         try:
-            reply = await self._call("messages/send_mms", {**fields, "phone": phones}, send=True)
+            reply = await self._call(endpoint, {**fields, "phone": phones}, send=True)
         except SerwerSmsError as err:
             return BatchOutcome(tuple(phones), error=err)
         return BatchOutcome(tuple(phones), result=parse_send(reply, phones))
@@ -298,7 +431,7 @@ class SerwerSmsClient:
                     if send:
                         raise SerwerSmsOutcomeUnknownError(
                             f"no clear answer to the send request ({err.gateway_message}); "
-                            "the MMS may have been sent"
+                            "the message may have been sent"
                         ) from err
                     # Uploads and reads may be repeated: at worst the gateway keeps an orphan file.
                     if attempt >= self._max_attempts:
@@ -412,6 +545,23 @@ class SerwerSmsClient:
             (time.monotonic() - started) * 1000,
         )
         return _interpret(endpoint, status, retry_after, raw)
+
+
+def _gateway_time(moment: datetime) -> str:
+    """A timezone-aware time as the gateway reads it: Warsaw local time, `YYYY-MM-DD HH:MM:SS`."""
+    if moment.tzinfo is None:
+        raise ValueError("date must be timezone-aware")
+    return moment.astimezone(GATEWAY_TIMEZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _merged_or_raised(outcomes: list[BatchOutcome]) -> SendResult:
+    """`merge_batches`, or the error when no batch went through (one that may have gone out first)."""
+    if all(outcome.result is None for outcome in outcomes):
+        errors = [outcome.error for outcome in outcomes if outcome.error is not None]
+        # A batch that may have gone out outweighs a refusal of the others: say so.
+        unknown = next((err for err in errors if not is_refusal(err)), None)
+        raise unknown or errors[0]
+    return merge_batches(outcomes)
 
 
 def chunked[T](items: Sequence[T], size: int) -> list[list[T]]:

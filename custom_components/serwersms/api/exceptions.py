@@ -71,6 +71,10 @@ class SerwerSmsNotFoundError(SerwerSmsApiError):
     """An id (for example a file id) is unknown to the gateway (1004)."""
 
 
+class SerwerSmsMessageGoneError(SerwerSmsNotFoundError):
+    """`messages/delete`: the message is not scheduled at the gateway (any more): sent, deleted or unknown."""
+
+
 class SerwerSmsValidationError(SerwerSmsApiError):
     """The gateway refused the parameters (1006, 2000, 2001, 3101, 3102, …)."""
 

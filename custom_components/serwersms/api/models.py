@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .exceptions import SerwerSmsError, SerwerSmsResponseError
 
@@ -57,6 +59,11 @@ class Limit:
         """Whether the account has no limit of this type."""
         return self.raw_value == "no_limit"
 
+    @property
+    def available(self) -> bool:
+        """Whether the account has this service at all (`not_available` says it has not)."""
+        return self.raw_value != "not_available"
+
     @classmethod
     def from_json(cls, item: dict[str, Any]) -> Limit:
         """Parse one `account/limits` item."""
@@ -76,6 +83,15 @@ class Limit:
 def parse_limits(reply: dict[str, Any]) -> list[Limit]:
     """Parse the reply of `account/limits`."""
     return [Limit.from_json(item) for item in _items(reply)]
+
+
+def limit_of(limits: list[Limit], type: str) -> Limit | None:  # noqa: A002
+    """The limit of one service (`mms`, `eco`, `full`, `voice`, `hlr`), or None when none is listed.
+
+    A listed `not_available` (the account has no such service) is returned as it is: `value` None,
+    `available` False.
+    """
+    return next((limit for limit in limits if limit.type == type), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,3 +313,91 @@ class Report:
 def parse_reports(reply: dict[str, Any]) -> list[Report]:
     """Parse the reply of `messages/reports`, skipping items that name no message."""
     return [report for item in _items(reply) if (report := Report.from_json(item)) is not None]
+
+
+GATEWAY_TIMEZONE = ZoneInfo("Europe/Warsaw")
+
+
+def _mended(text: str) -> str:
+    """`text`, with UTF-8 that was read as Latin-1 or Windows-1252 on its way (`Å¼Ã³w`) read right.
+
+    Only when every character maps to one byte and those bytes are valid UTF-8: Polish text that
+    arrived intact (`żółw`, or a lone `ó`) never does.
+    """
+    if text.isascii():
+        return text
+    for codec in ("latin-1", "cp1252"):
+        try:
+            return text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+    return text
+
+
+def _gateway_moment(value: object) -> datetime | None:
+    """A gateway time (Warsaw local, `YYYY-MM-DD HH:MM:SS`) as an aware datetime; None if unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=GATEWAY_TIMEZONE)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One incoming message (`messages/recived`): for an ECO reply, `message_id` is the SMS it answers."""
+
+    id: str
+    type: str
+    phone: str
+    received_at: datetime | None
+    message_id: str | None
+    text: str
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any], default_type: str = "eco") -> Received | None:
+        """Parse one item; None for one without an id (nothing to remember it by). Never raises."""
+        message_id = _report_text(item.get("id"))
+        if message_id is None:
+            return None
+        text = item.get("text")
+        return cls(
+            id=message_id,
+            type=_report_text(item.get("type")) or default_type,
+            phone=_report_text(item.get("phone")) or "",
+            received_at=_gateway_moment(item.get("recived", item.get("received"))),
+            message_id=_report_text(item.get("message_id")),
+            text=_mended(text) if isinstance(text, str) else (_report_text(text) or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPage:
+    """One page of `messages/recived`: `page` of `pages` (1-based)."""
+
+    items: tuple[Received, ...]
+    page: int
+    pages: int
+
+
+def parse_received(reply: dict[str, Any], *, page: int = 1, default_type: str = "eco") -> ReceivedPage:
+    """Parse a `messages/recived` reply, tolerating any shape: odd items are skipped, never raised.
+
+    `paging` (`{"page": 1, "count": N}`, `count` being the number of pages) is read when present;
+    without it the reply is the only page.
+    """
+    items = reply.get("items")
+    received = tuple(
+        parsed
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict) and (parsed := Received.from_json(item, default_type)) is not None
+    )
+    paging = reply.get("paging")
+    if not isinstance(paging, dict):
+        return ReceivedPage(received, page, page)
+    current = _loose_int(paging.get("page"))
+    current = current if current is not None and current >= 1 else page
+    pages = _loose_int(paging.get("count"))
+    return ReceivedPage(received, current, max(current, pages if pages is not None else current))
