@@ -336,6 +336,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 15,
         "daily_limit": 100,
         "keep_uploads_days": 30,
+        "sms_sender": "",
     }
     form = {
         "default_title": "x" * 41,
@@ -350,12 +351,17 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         result["flow_id"], {**form, "default_title": "  "}
     )
     assert result["errors"] == {"default_title": "title_empty"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**form, "default_title": "Alarm", "sms_sender": "Home Assistant 1"}
+    )
+    assert result["errors"] == {"sms_sender": "invalid_sender"}
     chosen = {
         "default_title": "Alarm domowy",
         "max_image_kb": 250,
         "outbox_minutes": 0,
         "daily_limit": 20,
         "keep_uploads_days": 7,
+        "sms_sender": "DOM",
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -383,7 +389,14 @@ async def test_every_option_has_a_translated_description() -> None:
     from custom_components.serwersms.config_flow import OPTIONS_SCHEMA  # noqa: PLC0415
 
     options = {str(key) for key in OPTIONS_SCHEMA.schema}
-    assert options == {"default_title", "max_image_kb", "outbox_minutes", "daily_limit", "keep_uploads_days"}
+    assert options == {
+        "default_title",
+        "max_image_kb",
+        "outbox_minutes",
+        "daily_limit",
+        "keep_uploads_days",
+        "sms_sender",
+    }
     for language in ("en", "pl"):
         strings = json.loads(
             (Path("custom_components/serwersms/translations") / f"{language}.json").read_text()

@@ -95,6 +95,8 @@ async def test_a_delivered_mms_fires_the_recipient_event_and_the_bus_event(
     assert simulator.requests_to(REPORTS)[0].fields["id"] == [message_id]
     expected = {"message_id": message_id, "phone": MOM_PHONE, "title": "Alarm", "reason": None}
     assert entity_events(hass, changes, MOM_DELIVERY) == [{"event_type": "delivered", **expected}]
+    assert hass.states.get(MOM_DELIVERY).attributes["channel"] == "mms"
+    expected |= {"channel": "mms", "fallback": False}
     assert entity_events(hass, changes, FAMILY_DELIVERY) == []
     assert delivery_events(events) == [
         {"entry_id": loaded_entry.entry_id, "entity_id": MOM, "status": "delivered", **expected}
@@ -163,6 +165,8 @@ async def test_no_final_report_within_24_hours_is_unconfirmed(
             "status": "unconfirmed",
             "reason": None,
             "title": "Alarm",
+            "channel": "mms",
+            "fallback": False,
         }
     ]
     state = hass.states.get(MOM_DELIVERY)

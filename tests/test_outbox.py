@@ -211,6 +211,8 @@ async def test_an_mms_still_waiting_after_outbox_minutes_is_reported_not_sent(
             "status": "not_sent",
             "reason": "gateway_unreachable",
             "title": "Alarm",
+            "channel": "mms",
+            "fallback": False,
         }
         for phone in ("+48500600701", "+48500600702")
     ]

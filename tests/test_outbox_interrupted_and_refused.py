@@ -516,6 +516,8 @@ async def test_legacy_numbers_deferred_and_expired_fire_delivery_with_no_entity(
             "status": "not_sent",
             "reason": "gateway_unreachable",
             "title": "Fire",
+            "channel": "mms",
+            "fallback": False,
         }
         for entity_id, phone in ((None, "+48600000001"), (MOM, MOM_PHONE))
     ]

@@ -7,12 +7,12 @@ from typing import Any
 
 from homeassistant.const import CONF_PASSWORD, CONF_USERNAME, Platform
 from homeassistant.core import HassJob, HomeAssistant
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers import config_validation as cv, device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import DEFAULT_BASE_URL, SerwerSmsClient
+from .api import DEFAULT_BASE_URL, SerwerSmsClient, SerwerSmsError
 from .const import (
     AUTH_TOKEN,
     CONF_API_TOKEN,
@@ -23,7 +23,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRuntimeData
-from .delivery import DeliveryTracker, recipients_with_phone
+from .delivery import DeliveryTracker, FallbackOrder, recipients_with_phone
 from .entity import account_device_info, recipient_device_info
 from .guard import SpendingGuard
 from .housekeeping import GatewayHousekeeping
@@ -33,9 +33,10 @@ from .legacy_notify import (
     async_register_legacy_service,
     async_remove_legacy_service,
 )
+from .mms.channels import MMS
 from .mms.deferred import DeferredMms
 from .mms.outcome import MmsOutcome, SendAnnouncer
-from .mms.sender import MmsSender
+from .mms.sender import MmsRequest, MmsSender
 from .mms.uploads import FileIdCache
 from .outbox import Outbox, outbox_minutes
 from .services import async_setup_services
@@ -84,7 +85,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         # The outage itself is logged once by the coordinator; this only says what it means for MMS.
         _LOGGER.info("%s: the gateway cannot be reached; MMS wait in the outbox until it can", entry.title)
     files = FileIdCache(hass, entry.entry_id, client)
-    delivery = DeliveryTracker(hass, entry, client)
+    delivery = DeliveryTracker(
+        hass, entry, client, on_fallback=lambda order: _async_fallback(hass, entry, order)
+    )
     guard = SpendingGuard(hass, entry)
     housekeeping = GatewayHousekeeping(hass, entry, client, files)
     announcer = SendAnnouncer(hass)
@@ -145,14 +148,51 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
 
 def _async_after_send(hass: HomeAssistant, entry: SerwerSmsConfigEntry, sent: MmsOutcome) -> None:
     """Count the credits a send used and clear the repair issues it proved wrong."""
-    clear_send_issues(hass, entry, sent.queued)
+    if sent.channel == MMS:
+        clear_send_issues(hass, entry, sent.queued)  # MMS credits and permission: not an SMS's business
     if sent.queued and not sent.test:
-        entry.runtime_data.coordinator.note_sent(sent.queued)
+        entry.runtime_data.coordinator.note_sent(sent.queued, sent.report_type)
     if sent.queued:
         entry.runtime_data.coordinator.async_gateway_answered()
     if sent.queued and not sent.deferred:
         # The gateway answers again: whatever waits in the outbox can go now.
         entry.runtime_data.outbox.async_kick()
+
+
+def _async_fallback(hass: HomeAssistant, entry: SerwerSmsConfigEntry, order: FallbackOrder) -> None:
+    """An MMS did not reach `order.phones`: its fallback goes, through the same send path."""
+    entry.async_create_background_task(hass, _async_send_fallback(entry, order), f"{DOMAIN} fallback")
+
+
+async def _async_send_fallback(entry: SerwerSmsConfigEntry, order: FallbackOrder) -> None:
+    request = MmsRequest(
+        phones=list(order.phones),
+        message=order.plan.text,
+        title=order.title,
+        channel=order.plan.channel,
+        recipient_ids=order.recipients,
+        is_fallback=True,
+    )
+    try:
+        await entry.runtime_data.sender.async_send(request)
+    except (HomeAssistantError, SerwerSmsError) as err:
+        # Refused (the daily limit, credits, the gateway) or the account unloading: never silence —
+        # each number's delivery event says the fallback was not sent, and why.
+        reason = getattr(err, "translation_key", None) or type(err).__name__
+        _LOGGER.warning(
+            "The %s fallback for %d number(s) was not sent: %s", order.plan.channel, len(order.phones), err
+        )
+        delivery = entry.runtime_data.delivery
+        for phone in order.phones:
+            owners = [sub for sub in recipients_with_phone(entry, phone) if sub in order.recipients]
+            delivery.async_report_not_sent(
+                phone,
+                order.title,
+                str(reason),
+                recipients=owners,
+                channel=order.plan.channel,
+                is_fallback=True,
+            )
 
 
 def _async_given_up(
@@ -163,7 +203,9 @@ def _async_given_up(
         owners = None
         if mms.recipient_ids:
             owners = [sub for sub in recipients_with_phone(entry, phone) if sub in mms.recipient_ids]
-        delivery.async_report_not_sent(phone, mms.title, reason, recipients=owners)
+        delivery.async_report_not_sent(
+            phone, mms.title, reason, recipients=owners, channel=mms.channel, is_fallback=mms.is_fallback
+        )
 
 
 def _shape(entry: SerwerSmsConfigEntry) -> tuple[dict[str, Any], dict[str, tuple[str, dict[str, Any]]]]:

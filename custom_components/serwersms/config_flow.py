@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import hashlib
 import ipaddress
 import logging
+import re
 from typing import Any
 
 from homeassistant.config_entries import (
@@ -59,6 +60,7 @@ from .const import (
     CONF_MAX_IMAGE_KB,
     CONF_OUTBOX_MINUTES,
     CONF_PHONE,
+    CONF_SMS_SENDER,
     DEFAULT_DAILY_LIMIT,
     DEFAULT_KEEP_UPLOADS_DAYS,
     DEFAULT_MAX_IMAGE_KB,
@@ -314,6 +316,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     CONF_OUTBOX_MINUTES: DEFAULT_OUTBOX_MINUTES,
     CONF_DAILY_LIMIT: DEFAULT_DAILY_LIMIT,
     CONF_KEEP_UPLOADS_DAYS: DEFAULT_KEEP_UPLOADS_DAYS,
+    CONF_SMS_SENDER: "",
 }
 
 OPTIONS_SCHEMA = vol.Schema(
@@ -323,8 +326,13 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_OUTBOX_MINUTES): _number(0, MAX_OUTBOX_MINUTES, 1, "min"),
         vol.Required(CONF_DAILY_LIMIT): _number(0, MAX_DAILY_LIMIT, 1, "MMS"),
         vol.Required(CONF_KEEP_UPLOADS_DAYS): _number(0, MAX_KEEP_UPLOADS_DAYS, 1, "d"),
+        vol.Optional(CONF_SMS_SENDER): _TEXT,
     }
 )
+# Options that are text, kept as typed (stripped); every other option is a whole number.
+_TEXT_OPTIONS = (CONF_DEFAULT_TITLE, CONF_SMS_SENDER)
+# A sender name the gateway can register: up to 11 letters and digits (or a phone number).
+_SENDER_NAME = re.compile(r"[A-Za-z0-9 .\-]{1,11}|\+?[0-9]{3,15}")
 
 
 class SerwerSmsOptionsFlow(OptionsFlow):
@@ -335,13 +343,23 @@ class SerwerSmsOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             title = str(user_input[CONF_DEFAULT_TITLE]).strip()
+            sender = str(user_input.get(CONF_SMS_SENDER) or "").strip()
             if not title or len(title) > MAX_TITLE_LENGTH:
                 errors[CONF_DEFAULT_TITLE] = "title_too_long" if title else "title_empty"
+            elif sender and not _SENDER_NAME.fullmatch(sender):
+                errors[CONF_SMS_SENDER] = "invalid_sender"
             else:
                 options: dict[str, Any] = {
-                    key: int(user_input[key]) for key in OPTION_DEFAULTS if key != CONF_DEFAULT_TITLE
+                    key: int(user_input[key]) for key in OPTION_DEFAULTS if key not in _TEXT_OPTIONS
                 }
-                return self.async_create_entry(data={CONF_DEFAULT_TITLE: title, **options})
+                return self.async_create_entry(
+                    data={
+                        **self.config_entry.options,
+                        CONF_DEFAULT_TITLE: title,
+                        CONF_SMS_SENDER: sender,
+                        **options,
+                    }
+                )
         current = {**OPTION_DEFAULTS, **self.config_entry.options, **(user_input or {})}
         return self.async_show_form(
             step_id="init",

@@ -28,6 +28,11 @@ MAX_DAILY_LIMIT: Final = 100_000
 CONF_KEEP_UPLOADS_DAYS: Final = "keep_uploads_days"
 DEFAULT_KEEP_UPLOADS_DAYS: Final = 30
 MAX_KEEP_UPLOADS_DAYS: Final = 3650
+CONF_SMS_SENDER: Final = "sms_sender"  # empty: ECO (the gateway's shared numbers, repliable)
+CONF_HEARTBEAT_MINUTES: Final = "heartbeat_minutes"
+MIN_HEARTBEAT_MINUTES: Final = 15
+MAX_HEARTBEAT_MINUTES: Final = 1440
+CONF_HEARTBEAT: Final = "heartbeat"  # a recipient's option: it gets the heartbeat SMS
 # The name of the account's legacy `notify.<name>` service, fixed when the account is added.
 CONF_LEGACY_SERVICE: Final = "legacy_service"
 
@@ -59,6 +64,11 @@ ATTR_FRAMES: Final = "frames"
 ATTR_FRAME_INTERVAL: Final = "frame_interval"
 ATTR_FRAMES_AS: Final = "frames_as"
 ATTR_OVERLAY: Final = "overlay"
+# Channels: an SMS's options, and an MMS's fallback to an SMS or a call.
+ATTR_FLASH: Final = "flash"
+ATTR_PRIORITY: Final = "priority"
+ATTR_FALLBACK: Final = "fallback"
+ATTR_FALLBACK_AFTER: Final = "fallback_after"
 
 ISSUE_CREDITS_EXHAUSTED: Final = "credits_exhausted"
 ISSUE_MMS_NOT_PERMITTED: Final = "mms_not_permitted"

@@ -51,8 +51,8 @@ class SerwerSmsRuntimeData:
     announcer: SendAnnouncer
 
 
-class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
-    """Polls the account's MMS limit; None when the gateway lists no MMS limit at all."""
+class CreditsCoordinator(DataUpdateCoordinator[dict[str, Limit]]):
+    """Polls the account's limits, by service (`mms`, `eco`, `full`, `voice`, …) as the gateway lists them."""
 
     config_entry: SerwerSmsConfigEntry
 
@@ -63,9 +63,18 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
         self._unreachable = False  # the last poll could not reach the gateway (or got no answer)
         entry.async_on_unload(client.add_reachability_listener(self._async_reachability_changed))
 
-    async def _async_update_data(self) -> Limit | None:
+    @property
+    def mms(self) -> Limit | None:
+        """The MMS limit, or None when unknown (no poll answered yet, or none listed)."""
+        return (self.data or {}).get("mms")
+
+    def limit(self, service: str) -> Limit | None:
+        """One service's limit (`eco`, `full`, `voice`, `mms`), or None when unknown."""
+        return (self.data or {}).get(service)
+
+    async def _async_update_data(self) -> dict[str, Limit]:
         try:
-            limit = await self._client.mms_limit()
+            limits = {limit.type: limit for limit in await self._client.account_limits()}
         except SerwerSmsAuthError as err:
             self._unreachable = False
             raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="auth_failed") from err
@@ -77,11 +86,12 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
                 translation_placeholders={"message": err.gateway_message},
             ) from err
         self._unreachable = False
+        limit = limits.get("mms")
         if limit is not None and (limit.unlimited or (limit.value or 0) > 0):
             clear_issue(self.hass, self.config_entry, ISSUE_CREDITS_EXHAUSTED)
         if limit is not None and limit.raw_value != "not_available":
             clear_issue(self.hass, self.config_entry, ISSUE_MMS_NOT_PERMITTED)
-        return limit
+        return limits
 
     @callback
     def _async_reachability_changed(self, reachable: bool, detail: str) -> None:
@@ -116,14 +126,15 @@ class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):
             self.hass, self.async_refresh(), f"{DOMAIN} credits after an outage"
         )
 
-    def note_sent(self, queued: int) -> None:
-        """Count MMS just sent against the credits, without asking the gateway again.
+    def note_sent(self, queued: int, service: str = "mms") -> None:
+        """Count messages just sent against `service`'s credits, without asking the gateway again.
 
         Not `async_set_updated_data`: that would restart the hourly timer (an account sending more
         often than hourly would never be polled again, and a top-up never seen) and mark a failed
         poll as a success.
         """
-        if self.data is not None and self.data.value is not None:
-            remaining = max(0, self.data.value - queued)
-            self.data = replace(self.data, value=remaining, raw_value=str(remaining))
+        limit = self.limit(service)
+        if limit is not None and limit.value is not None:
+            remaining = max(0, limit.value - queued)
+            self.data = {**self.data, service: replace(limit, value=remaining, raw_value=str(remaining))}
             self.async_update_listeners()

@@ -22,11 +22,12 @@ async def async_get_config_entry_diagnostics(
     Counts only: which numbers were sent to, or wait, is nobody's business in a bug report.
     """
     runtime = entry.runtime_data
-    limit = runtime.coordinator.data
+    limit = runtime.coordinator.mms
     return {
         "entry": async_redact_data(entry.as_dict(), TO_REDACT),
         "recipients": [{"numbers": len(sub.data.get(CONF_PHONE, []))} for sub in entry.subentries.values()],
         "mms_limit": None if limit is None else {"value": limit.value, "raw_value": limit.raw_value},
+        "limits": {service: limit.raw_value for service, limit in (runtime.coordinator.data or {}).items()},
         "cached_file_ids": len(runtime.files),
         "last_update_success": runtime.coordinator.last_update_success,
         "delivery_pending": runtime.delivery.pending,

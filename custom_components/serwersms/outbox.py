@@ -62,12 +62,13 @@ from .const import (
     DOMAIN,
 )
 from .errors import gateway_error
+from .mms.channels import MMS, FallbackPlan, TextOptions, report_type
 from .mms.deferred import DeferredMms, DeferredPicture, UploadLedger
 from .mms.fitting import Picture, fit_all
 from .mms.images import FittedImage, ImageTooLargeError, NotAnImageError
 from .mms.outcome import MmsOutcome, SendAnnouncer
 from .mms.picture_queue import async_get_picture_queue
-from .mms.sender import message_bytes
+from .mms.sender import message_bytes, send_text_batches
 from .mms.uploads import FileIdCache, UploadedFile
 
 _LOGGER = logging.getLogger(__name__)
@@ -284,8 +285,12 @@ class Outbox:
         given_counted: bool,
         date: datetime | None,
         recipient_ids: tuple[str, ...],
+        channel: str = MMS,
+        text_options: TextOptions | None = None,
+        fallback: FallbackPlan | None = None,
+        is_fallback: bool = False,
     ) -> None:
-        """Keep an MMS, with its fitted pictures, on disk for later (durable before this returns).
+        """Keep an MMS (SMS, call), with its fitted pictures, on disk for later (durable before this returns).
 
         `place` comes from `take_place()`. Once begun, the MMS is kept even if the caller is cancelled
         (an automation reloaded mid-alarm): it waits and goes out like any other.
@@ -304,6 +309,10 @@ class Outbox:
             recipient_ids=recipient_ids,
             budget_s=budget_s,
             given_counted=given_counted,
+            channel=channel,
+            text_options=text_options or TextOptions(),
+            fallback=fallback,
+            is_fallback=is_fallback,
             deadline=_monotonic() + budget_s,
         )
         task = self._entry.async_create_task(self._hass, self._keep(mms, list(pictures)), eager_start=False)
@@ -495,9 +504,14 @@ class Outbox:
                 self._give_up(mms, REASON_UNWRITABLE)
                 return
             mms.sending = True
-        outcomes = await self._client.send_mms_batches(
-            mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
-        )
+        if mms.channel == MMS:
+            outcomes = await self._client.send_mms_batches(
+                mms.phones, title=mms.title, file_ids=file_ids, text=mms.text, date=scheduled
+            )
+        else:
+            outcomes = await send_text_batches(
+                self._client, mms.channel, mms.phones, mms.text or "", mms.text_options, scheduled
+            )
         # A reused picture may be the file gone from the gateway: upload it anew next time. When
         # nothing was reused, the gone file is the caller's `file_id`: a refusal like any other.
         reused = {f.id for f in uploaded if not f.uploaded}
@@ -612,6 +626,11 @@ class Outbox:
             file_ids=tuple(file_ids),
             deferred=True,
             recipient_ids=mms.recipient_ids,
+            channel=mms.channel,
+            report_type=report_type(mms.channel, mms.text_options.sender),
+            fallback=mms.fallback,
+            is_fallback=mms.is_fallback,
+            message=mms.text,
         )
 
     def _changed(self) -> None:

@@ -26,11 +26,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .mms.channels import CHANNELS, MMS, FallbackPlan, TextOptions
 from .mms.deferred import DeferredMms, DeferredPicture
 
 _LOGGER = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: `budget_s`, `given_counted`; version 1 files are read as they were written
+# 2: `budget_s`, `given_counted`; 3: `channel`, `sms`, `fallback`, `is_fallback` (an SMS or a call waits
+# too). Older files are read as they were written: an MMS without a fallback.
+FORMAT_VERSION = 3
 WAITING = ".json"
 SENDING = ".sending"
 PARTIAL = ".tmp"
@@ -79,6 +82,20 @@ def encode(mms: DeferredMms, pictures: Sequence[DeferredPicture]) -> bytes:
             "given_counted": mms.given_counted,
             "date": mms.date,
             "recipient_ids": list(mms.recipient_ids),
+            "channel": mms.channel,
+            "sms": {
+                "flash": mms.text_options.flash,
+                "priority": mms.text_options.priority,
+                "sender": mms.text_options.sender,
+            },
+            "fallback": None
+            if mms.fallback is None
+            else {
+                "channel": mms.fallback.channel,
+                "after_s": mms.fallback.after_s,
+                "text": mms.fallback.text,
+            },
+            "is_fallback": mms.is_fallback,
             "pictures": [
                 {
                     "filename": p.filename,
@@ -127,10 +144,33 @@ def decode(raw: bytes) -> tuple[DeferredMms, list[DeferredPicture]]:
             given_counted=bool(data.get("given_counted", not data["file_ids"])),
             date=None if data["date"] is None else float(data["date"]),
             recipient_ids=tuple(str(r) for r in data.get("recipient_ids", ())),
+            channel=_channel(data.get("channel", MMS)),
+            text_options=_text_options(data.get("sms")),
+            fallback=_fallback(data.get("fallback")),
+            is_fallback=bool(data.get("is_fallback", False)),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise UnreadableMmsError(repr(err)) from err
     return mms, pictures
+
+
+def _channel(value: Any) -> str:
+    if value not in CHANNELS:
+        raise ValueError(f"unknown channel {value!r}")
+    return str(value)
+
+
+def _text_options(value: Any) -> TextOptions:
+    if value is None:
+        return TextOptions()
+    sender = value.get("sender")
+    return TextOptions(bool(value["flash"]), bool(value["priority"]), None if sender is None else str(sender))
+
+
+def _fallback(value: Any) -> FallbackPlan | None:
+    if value is None:
+        return None
+    return FallbackPlan(_channel(value["channel"]), float(value["after_s"]), str(value["text"]))
 
 
 def store(folder: Path, mms: DeferredMms, pictures: Sequence[DeferredPicture]) -> None:

@@ -1,9 +1,9 @@
-"""The integration's actions: send_mms (a batched entity action), upload_file and list_files."""
+"""The integration's actions: send_mms, send_sms, call (batched entity actions), upload_file, list_files."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import partial
 from typing import Any
 
@@ -25,14 +25,21 @@ from .const import (
     ATTR_CAMERA,
     ATTR_CONFIG_ENTRY_ID,
     ATTR_COOLDOWN,
+    ATTR_DATE,
+    ATTR_FALLBACK,
+    ATTR_FALLBACK_AFTER,
     ATTR_FILE,
+    ATTR_FLASH,
     ATTR_MEDIA,
     ATTR_MESSAGE_KEY,
+    ATTR_PRIORITY,
     ATTR_TAG,
+    ATTR_TEST,
     ATTR_TITLE_KEY,
     ATTR_URL,
     ATTR_VERIFY_SSL,
     CONF_DEFAULT_TITLE,
+    CONF_SMS_SENDER,
     DEFAULT_TITLE,
     DOMAIN,
     MAX_COOLDOWN,
@@ -41,13 +48,31 @@ from .coordinator import SerwerSmsConfigEntry
 from .errors import gateway_error, gateway_errors_translated, invalid
 from .guard import CooldownMark
 from .mms.attachments import AttachmentSources, media_content_id
+from .mms.channels import (
+    CALL,
+    DEFAULT_FALLBACK_AFTER,
+    FALLBACK_CHANNELS,
+    MAX_FALLBACK_AFTER,
+    MIN_FALLBACK_AFTER,
+    MMS,
+    SMS,
+    FallbackPlan,
+    TextOptions,
+    report_type,
+)
 from .mms.recipients import InvalidPhoneNumberError, normalize_phone
+from .mms.sender import MmsRequest
 from .notify import RecipientNotifyEntity
 from .schemas import ATTACHMENT_FIELDS, build_request
 
 SERVICE_SEND_MMS = "send_mms"
-# The response of a recipient whose cooldown suppressed the send.
+SERVICE_SEND_SMS = "send_sms"
+SERVICE_CALL = "call"
+# The response of a recipient whose cooldown suppressed the send (an SMS's or a call's has no files).
 SUPPRESSED: dict[str, Any] = {"suppressed": True, "queued": 0, "unsent": 0, "recipients": [], "files": []}
+SUPPRESSED_TEXT: dict[str, Any] = {"suppressed": True, "queued": 0, "unsent": 0, "recipients": []}
+# What the gateway calls the services, for `service_not_available`.
+_SERVICE_NAMES = {"eco": "ECO SMS", "full": "FULL SMS", "voice": "voice calls"}
 SERVICE_UPLOAD_FILE = "upload_file"
 SERVICE_LIST_FILES = "list_files"
 
@@ -60,9 +85,29 @@ SEND_MMS_SCHEMA = cv.make_entity_service_schema(
         # untranslated; the contract wants every refusal in the user's language (`invalid_cooldown`).
         vol.Optional(ATTR_COOLDOWN): vol.Coerce(float),
         vol.Optional(ATTR_TAG): cv.string,
+        # Checked in code too, for a translated refusal (see `_fallback_plan`).
+        vol.Optional(ATTR_FALLBACK): cv.string,
+        vol.Optional(ATTR_FALLBACK_AFTER): vol.Coerce(float),
         **ATTACHMENT_FIELDS,
     }
 )
+_TEXT_FIELDS: dict[vol.Marker, Any] = {
+    # `message` is required in the action's form; checked in code, so a missing one is refused in the
+    # user's language (`empty_message`) rather than by the schema.
+    vol.Optional(ATTR_MESSAGE_KEY): cv.string,
+    vol.Optional(ATTR_DATE): cv.datetime,
+    vol.Optional(ATTR_TEST, default=False): cv.boolean,
+    vol.Optional(ATTR_COOLDOWN): vol.Coerce(float),
+    vol.Optional(ATTR_TAG): cv.string,
+}
+SEND_SMS_SCHEMA = cv.make_entity_service_schema(
+    {
+        **_TEXT_FIELDS,
+        vol.Optional(ATTR_FLASH, default=False): cv.boolean,
+        vol.Optional(ATTR_PRIORITY, default=False): cv.boolean,
+    }
+)
+CALL_SCHEMA = cv.make_entity_service_schema(_TEXT_FIELDS)
 UPLOAD_FILE_SCHEMA = vol.Schema(
     {
         vol.Optional(ATTR_CONFIG_ENTRY_ID): cv.string,
@@ -94,29 +139,87 @@ def _own_numbers(entity: RecipientNotifyEntity) -> list[str]:
     return numbers
 
 
+def _mms_request(entry: SerwerSmsConfigEntry, call: ServiceCall) -> MmsRequest:
+    request = build_request([], call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    request.fallback = _fallback_plan(entry, call.data)
+    return request
+
+
+def _fallback_plan(entry: SerwerSmsConfigEntry, data: dict[str, Any]) -> FallbackPlan | None:
+    """The MMS's fallback as the caller asked (its text is the MMS's title and message, set by the sender)."""
+    channel = data.get(ATTR_FALLBACK)
+    after = float(data.get(ATTR_FALLBACK_AFTER, DEFAULT_FALLBACK_AFTER))
+    if not MIN_FALLBACK_AFTER <= after <= MAX_FALLBACK_AFTER:
+        raise invalid(
+            "invalid_fallback_after",
+            value=f"{after:g}",
+            min=str(MIN_FALLBACK_AFTER),
+            max=str(MAX_FALLBACK_AFTER),
+        )
+    if not channel:
+        return None
+    if channel not in FALLBACK_CHANNELS:
+        raise invalid("invalid_fallback", value=str(channel))
+    _check_service(entry, channel)
+    return FallbackPlan(channel, after, "")
+
+
+def _check_service(entry: SerwerSmsConfigEntry, channel: str) -> None:
+    """Refuse, before any request, a channel the account's limits say it does not have."""
+    service = report_type(channel, entry.options.get(CONF_SMS_SENDER) or None)
+    limit = entry.runtime_data.coordinator.limit(service)
+    # Unknown (no poll answered yet): the gateway decides, and its refusal is translated as usual.
+    if limit is not None and not limit.available:
+        raise invalid("service_not_available", service=_SERVICE_NAMES.get(service, service))
+
+
+def _text_request(channel: str, entry: SerwerSmsConfigEntry, call: ServiceCall) -> MmsRequest:
+    _check_service(entry, channel)
+    return MmsRequest(
+        phones=[],
+        message=call.data.get(ATTR_MESSAGE_KEY) or None,
+        date=call.data.get(ATTR_DATE),
+        test=bool(call.data.get(ATTR_TEST, False)),
+        channel=channel,
+        text_options=TextOptions(
+            flash=bool(call.data.get(ATTR_FLASH, False)), priority=bool(call.data.get(ATTR_PRIORITY, False))
+        ),
+    )
+
+
 async def _send_to_account(
-    recipients: list[RecipientNotifyEntity], call: ServiceCall
+    recipients: list[RecipientNotifyEntity],
+    call: ServiceCall,
+    build: Callable[[SerwerSmsConfigEntry, ServiceCall], MmsRequest] = _mms_request,
 ) -> EntityServiceResponse:
-    """One MMS send for every targeted recipient of one account; each entity sees its own numbers."""
+    """One send for every targeted recipient of one account; each entity sees its own numbers."""
     entry: SerwerSmsConfigEntry = recipients[0].entry
     responses: EntityServiceResponse = {}
     cooldown = float(call.data.get(ATTR_COOLDOWN, 0))
     if not 0 <= cooldown <= MAX_COOLDOWN:
         raise invalid("invalid_cooldown", cooldown=f"{cooldown:g}", max=str(MAX_COOLDOWN))
-    request = build_request([], call.data.get(ATTR_MESSAGE_KEY), call.data.get(ATTR_TITLE_KEY), call.data)
+    request = build(entry, call)
     request.context = call.context
+    suppressed = SUPPRESSED if request.channel == MMS else SUPPRESSED_TEXT
     # Cooldown first: a suppressed recipient costs no snapshot, no upload and no request.
     sending = list(recipients)
     if not request.test:
         # Every real send is marked, so a later call's cooldown also counts sends made without one.
-        title = request.title or entry.options.get(CONF_DEFAULT_TITLE, DEFAULT_TITLE)
-        tag = str(call.data.get(ATTR_TAG) or title)
+        if request.channel == MMS:
+            tag = str(
+                call.data.get(ATTR_TAG)
+                or request.title
+                or entry.options.get(CONF_DEFAULT_TITLE, DEFAULT_TITLE)
+            )
+        else:
+            # An SMS or a call has no title: by default its tag is its channel and text.
+            tag = str(call.data.get(ATTR_TAG) or f"{request.channel}:{request.message or ''}")
         marks = await entry.runtime_data.guard.async_begin(
             [entity.subentry.subentry_id for entity in recipients], tag, cooldown
         )
         sending = [entity for entity in recipients if entity.subentry.subentry_id in marks]
         responses.update(
-            (entity.entity_id, dict(SUPPRESSED)) for entity in recipients if entity not in sending
+            (entity.entity_id, dict(suppressed)) for entity in recipients if entity not in sending
         )
         if not sending:
             return responses
@@ -148,12 +251,30 @@ def _settle_marks(
 
 async def _send_mms(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:
     """serwersms.send_mms: one pipeline run per account, however many recipient entities it targets."""
+    return await _send_by_account(entities, call, _mms_request)
+
+
+async def _send_sms(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:
+    """serwersms.send_sms: one SMS send per account, however many recipient entities it targets."""
+    return await _send_by_account(entities, call, partial(_text_request, SMS))
+
+
+async def _call(entities: list[Entity], call: ServiceCall) -> EntityServiceResponse:
+    """serwersms.call: one call send per account (the gateway reads the message out)."""
+    return await _send_by_account(entities, call, partial(_text_request, CALL))
+
+
+async def _send_by_account(
+    entities: list[Entity],
+    call: ServiceCall,
+    build: Callable[[SerwerSmsConfigEntry, ServiceCall], MmsRequest],
+) -> EntityServiceResponse:
     by_account: dict[str, list[RecipientNotifyEntity]] = {}
     for entity in entities:
         if isinstance(entity, RecipientNotifyEntity):
             by_account.setdefault(entity.entry.entry_id, []).append(entity)
     outcomes = await asyncio.gather(
-        *(_send_to_account(group, call) for group in by_account.values()), return_exceptions=True
+        *(_send_to_account(group, call, build) for group in by_account.values()), return_exceptions=True
     )
     responses: EntityServiceResponse = {}
     for outcome in outcomes:
@@ -208,6 +329,19 @@ def async_setup_services(hass: HomeAssistant) -> None:
         func=_send_mms,
         supports_response=SupportsResponse.OPTIONAL,
     )
+    for name, schema, func in (
+        (SERVICE_SEND_SMS, SEND_SMS_SCHEMA, _send_sms),
+        (SERVICE_CALL, CALL_SCHEMA, _call),
+    ):
+        service.async_register_batched_platform_entity_service(
+            hass,
+            DOMAIN,
+            name,
+            entity_domain=NOTIFY_DOMAIN,
+            schema=schema,
+            func=func,
+            supports_response=SupportsResponse.OPTIONAL,
+        )
     hass.services.async_register(
         DOMAIN,
         SERVICE_UPLOAD_FILE,

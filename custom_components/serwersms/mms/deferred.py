@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 
+from .channels import MMS, FallbackPlan, TextOptions
+
 # A number whose MMS waits in the outbox: the gateway could not be reached.
 DEFERRED: Final = "deferred"
 
@@ -48,6 +50,10 @@ class DeferredMms:
     recipient_ids: tuple[str, ...] = ()
     budget_s: float = 0.0
     given_counted: bool = True
+    channel: str = MMS  # an SMS or a call waits too (`text` is what it says)
+    text_options: TextOptions = field(default_factory=TextOptions)
+    fallback: FallbackPlan | None = None
+    is_fallback: bool = False
     deadline: float = field(default=0.0, compare=False)
     sending: bool = field(default=False, compare=False)
 
@@ -108,5 +114,9 @@ class Deferrer(Protocol):
         given_counted: bool,
         date: datetime | None,
         recipient_ids: tuple[str, ...],
+        channel: str = MMS,
+        text_options: TextOptions | None = None,
+        fallback: FallbackPlan | None = None,
+        is_fallback: bool = False,
     ) -> None:
-        """Keep an MMS, with its fitted pictures, on disk until the gateway answers again."""
+        """Keep an MMS (SMS, call), with its fitted pictures, on disk until the gateway answers again."""

@@ -16,6 +16,7 @@ from homeassistant.core import Context, HomeAssistant, callback
 
 from ..api import QUEUED, RecipientResult
 from ..const import EVENT_MMS_SENT
+from .channels import MMS, REPORT_MMS, FallbackPlan
 from .deferred import DEFERRED
 from .uploads import UploadedFile
 
@@ -41,6 +42,11 @@ class MmsOutcome:
     deferred: bool = False
     recipient_ids: tuple[str, ...] = ()
     frames: tuple[tuple[str, int], ...] = ()  # frames each camera gave, when more than one was asked
+    channel: str = MMS
+    report_type: str = REPORT_MMS  # what `messages/reports` files it under
+    fallback: FallbackPlan | None = None  # what follows for numbers the MMS does not reach
+    is_fallback: bool = False  # this send is itself a fallback
+    message: str | None = None
 
     @property
     def queued(self) -> int:
@@ -70,8 +76,9 @@ class MmsOutcome:
             "queued": queued,
             "unsent": len(chosen) - queued - deferred,
             "recipients": [_recipient_response(r) for r in chosen],
-            "files": [f.as_dict() for f in self.files],
         }
+        if self.channel == MMS:
+            response["files"] = [f.as_dict() for f in self.files]
         if deferred:
             response["deferred"] = deferred
         if self.frames:
@@ -82,6 +89,8 @@ class MmsOutcome:
         """The `serwersms_mms_sent` event's data (no secrets: numbers, ids and counts only)."""
         return {
             "entry_id": self.entry_id,
+            "channel": self.channel,
+            "fallback": self.is_fallback,
             "title": self.title,
             "queued": self.queued,
             "unsent": self.unsent,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import logging
 from typing import Any
@@ -22,6 +22,8 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from ..api import (
+    MAX_CALL_TEXT,
+    MAX_SMS_TEXT,
     QUEUED,
     UNKNOWN,
     BatchOutcome,
@@ -42,6 +44,7 @@ from ..api import (
 from ..const import (
     CONF_DEFAULT_TITLE,
     CONF_MAX_IMAGE_KB,
+    CONF_SMS_SENDER,
     DEFAULT_MAX_IMAGE_KB,
     DEFAULT_TITLE,
     DOMAIN,
@@ -52,6 +55,7 @@ from ..const import (
 from ..errors import invalid
 from . import attachments, fitting, motion
 from .attachments import AttachmentSources
+from .channels import CALL, MMS, SMS, FallbackPlan, TextOptions, fallback_text, report_type, text_title
 from .deferred import (
     DEFERRED,
     DailyLimit,
@@ -106,6 +110,12 @@ class MmsRequest:
     # Told once, when the send is over, which numbers count (queued, deferred or maybe sent; none
     # when nothing went out) — even when the caller was cancelled while the send request was out.
     on_settled: Callable[[Collection[str]], None] | None = None
+    # MMS, SMS or a phone call (`channels.py`); an SMS's options (its sender is the account's option).
+    channel: str = MMS
+    text_options: TextOptions = field(default_factory=TextOptions)
+    # An MMS's fallback for numbers it does not reach; `is_fallback`: this send is such a fallback.
+    fallback: FallbackPlan | None = None
+    is_fallback: bool = False
 
 
 def message_bytes(message: str | None) -> int:
@@ -316,7 +326,10 @@ class MmsSender:
             settlement.release()  # whatever was not committed (nothing when the tail holds it)
 
     async def _validate_and_send(self, request: MmsRequest, settlement: _Settlement) -> MmsOutcome:
+        if request.channel != MMS:
+            return await self._validate_and_send_text(request, settlement)
         title = self._title(request.title)
+        request.fallback = self._fallback(request, title)
         attachment_count = len(request.sources) + len(request.file_ids)
         if attachment_count > MAX_ATTACHMENTS:
             raise invalid("too_many_attachments", count=str(attachment_count), max=str(MAX_ATTACHMENTS))
@@ -328,6 +341,45 @@ class MmsSender:
         # Before any snapshot or upload: a runaway automation spends nothing past the daily limit.
         settlement.reservation = self._reserve([] if request.test else phones)
         # Taken now, so MMS of concurrent calls that end up deferred go out in the order of the calls.
+        place = self._outbox.take_place() if self._outbox is not None else 0
+        return await self._send_reserved(request, title, phones, date, settlement, place)
+
+    @staticmethod
+    def _fallback(request: MmsRequest, title: str) -> FallbackPlan | None:
+        """The MMS's fallback with its text (title and message); none for a test send."""
+        if request.fallback is None or request.test:
+            return None
+        text = fallback_text(title, request.message)
+        limit = MAX_CALL_TEXT if request.fallback.channel == CALL else MAX_SMS_TEXT
+        if len(text) > limit:
+            raise invalid("fallback_text_too_long", length=str(len(text)), max=str(limit))
+        return replace(request.fallback, text=text)
+
+    async def _validate_and_send_text(self, request: MmsRequest, settlement: _Settlement) -> MmsOutcome:
+        """An SMS or a call: the same guarantees as an MMS, without pictures."""
+        message = (request.message or "").strip()
+        if not message:
+            raise invalid("empty_message")
+        if request.sources or request.file_ids:
+            raise invalid("attachments_mms_only")
+        if request.channel == CALL and len(message) > MAX_CALL_TEXT:
+            raise invalid("call_text_too_long", length=str(len(message)), max=str(MAX_CALL_TEXT))
+        if request.channel == SMS:
+            if len(message) > MAX_SMS_TEXT:
+                raise invalid("sms_too_long", length=str(len(message)), max=str(MAX_SMS_TEXT))
+            options = request.text_options
+            if options.flash and options.priority:
+                raise invalid("flash_with_priority")
+            # The option is read at each send: a changed sender name applies without a reload.
+            sender = str(self._entry.options.get(CONF_SMS_SENDER) or "").strip() or None
+            if options.priority and sender is None:
+                raise invalid("priority_needs_sender")
+            request.text_options = TextOptions(options.flash, options.priority, sender)
+        request.message = message
+        title = request.title or text_title(message, MAX_TITLE_LENGTH)
+        phones = self._phones(request.phones)
+        date = self._date(request.date)
+        settlement.reservation = self._reserve([] if request.test else phones)
         place = self._outbox.take_place() if self._outbox is not None else 0
         return await self._send_reserved(request, title, phones, date, settlement, place)
 
@@ -356,17 +408,20 @@ class MmsSender:
         if request.file_ids and self._ledger is not None:
             self._ledger.exempt(request.file_ids)  # the caller's files: never cleaned up
         reachable = given_counted = True
-        try:
-            given_bytes = await self._given_files(request.file_ids)
-        except SerwerSmsNotReachedError:
-            if not self._may_defer(request):
-                raise
-            # Their sizes are counted, and the pictures fitted again if need be, before it goes out.
-            given_bytes, reachable, given_counted = 0, False, not request.file_ids
-        picture_budget = self._picture_budget(request, given_bytes)
-        fitted, frames = await self._collect_and_fit(request.sources, picture_budget)
+        fitted: list[FittedImage] = []
+        frames: dict[str, int] = {}
+        if request.channel == MMS:
+            try:
+                given_bytes = await self._given_files(request.file_ids)
+            except SerwerSmsNotReachedError:
+                if not self._may_defer(request):
+                    raise
+                # Their sizes are counted, and the pictures fitted again if need be, before it goes out.
+                given_bytes, reachable, given_counted = 0, False, not request.file_ids
+            picture_budget = self._picture_budget(request, given_bytes)
+            fitted, frames = await self._collect_and_fit(request.sources, picture_budget)
         uploaded: list[UploadedFile] = []
-        if reachable:
+        if reachable and fitted:
             try:
                 uploaded = await self._upload(fitted, until=date)
             except SerwerSmsNotReachedError:
@@ -481,6 +536,11 @@ class MmsSender:
             file_ids=tuple(request.file_ids if file_ids is None else file_ids),
             recipient_ids=request.recipient_ids,
             frames=tuple(frames.items()),
+            channel=request.channel,
+            report_type=report_type(request.channel, request.text_options.sender),
+            fallback=request.fallback,
+            is_fallback=request.is_fallback,
+            message=request.message,
         )
 
     async def _defer(
@@ -507,6 +567,10 @@ class MmsSender:
                 given_counted=given_counted,
                 date=date,
                 recipient_ids=request.recipient_ids,
+                channel=request.channel,
+                text_options=request.text_options,
+                fallback=request.fallback,
+                is_fallback=request.is_fallback,
             )
         except OSError as err:
             _LOGGER.exception("The outbox could not keep an MMS; it is not sent")
@@ -518,6 +582,16 @@ class MmsSender:
     async def _send(
         self, phones: list[str], title: str, file_ids: list[str], request: MmsRequest, date: datetime | None
     ) -> list[BatchOutcome]:
+        if request.channel != MMS:
+            return await send_text_batches(
+                self._client,
+                request.channel,
+                phones,
+                request.message or "",
+                request.text_options,
+                date,
+                test=request.test,
+            )
         return await self._client.send_mms_batches(
             phones,
             title=title,
@@ -606,6 +680,30 @@ class _Settlement:
         """Nothing (more) went out; the caller's release is left to the tail once it holds the send."""
         if tail or not self.handed_over:
             self.commit([])
+
+
+async def send_text_batches(
+    client: SerwerSmsClient,
+    channel: str,
+    phones: list[str],
+    text: str,
+    options: TextOptions,
+    date: datetime | None,
+    *,
+    test: bool = False,
+) -> list[BatchOutcome]:
+    """Send an SMS or a call to `phones` in batches (the pipeline's and the outbox's one way to)."""
+    if channel == SMS:
+        return await client.send_sms_batches(
+            phones,
+            text=text,
+            sender=options.sender,
+            flash=options.flash,
+            speed=options.priority,
+            date=date,
+            test=test,
+        )
+    return await client.send_voice_batches(phones, text=text, date=date, test=test)
 
 
 def _retrieve(job: asyncio.Future[Any]) -> None:
