@@ -346,8 +346,10 @@ class MmsSender:
 
     @staticmethod
     def _fallback(request: MmsRequest, title: str) -> FallbackPlan | None:
-        """The MMS's fallback with its text (title and message); none for a test send."""
-        if request.fallback is None or request.test:
+        """The MMS's fallback with its text (title and message; a test send is never followed, so never
+        falls back, but its fallback is checked like a real one's).
+        """
+        if request.fallback is None:
             return None
         text = fallback_text(title, request.message)
         limit = MAX_CALL_TEXT if request.fallback.channel == CALL else MAX_SMS_TEXT
