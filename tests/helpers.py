@@ -6,9 +6,12 @@ its real-time pauses and the outbox's files on disk.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 import gc
 from pathlib import Path
+import time
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -52,6 +55,33 @@ async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: fl
     freezer.tick(timedelta(seconds=seconds))
     async_fire_time_changed(hass)
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+# How long `until` waits in real time: only a hang gets there, never a busy machine.
+CEILING_S = 30.0
+
+
+def _real_seconds() -> float:
+    """The real monotonic clock (the freezer holds `time.monotonic` and the event loop's clock)."""
+    return time.clock_gettime(time.CLOCK_MONOTONIC)
+
+
+async def until(
+    hass: HomeAssistant, holds: Callable[[], bool], what: str, *, ceiling: float = CEILING_S
+) -> None:
+    """Return once `holds()` is true, without moving Home Assistant's clock.
+
+    Work that crosses real loopback I/O or a worker thread ends when the machine gets to it: this waits
+    for Home Assistant's tasks and then lets the loop turn (a reply the kernel has not handed over yet
+    is read on a later turn), again and again. `ceiling` seconds of real time end it with a failure
+    naming `what`: only a hang gets there.
+    """
+    deadline = _real_seconds() + ceiling
+    while not holds():
+        if _real_seconds() > deadline:
+            pytest.fail(f"still waiting after {ceiling:g} s of real time for {what}")
+        await hass.async_block_till_done(wait_background_tasks=True)
+        await asyncio.sleep(0)
 
 
 def outbox_files(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:

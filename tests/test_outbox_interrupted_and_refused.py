@@ -35,7 +35,7 @@ from custom_components.serwersms.outbox import outbox_dir
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import RecordedRequest
 from tests.conftest import SnapshotCamera, make_jpeg
-from tests.helpers import client_without_pauses, later, outbox_files, send
+from tests.helpers import client_without_pauses, later, outbox_files, send, until
 
 MOM = "notify.mom_mms"
 FAMILY = "notify.family_mms"
@@ -238,6 +238,7 @@ async def test_only_the_batch_that_never_reached_the_gateway_is_deferred_and_sen
     await hass.async_block_till_done(wait_background_tasks=True)  # the outbox's own try, still down
     await simulator.go_online()
     await later(hass, freezer, 30)
+    await until(hass, lambda: len(sent) == 2, "the outbox's send of the other 50 numbers to be announced")
     assert [m.phone for m in simulator.messages] == phones
     assert len(simulator.processed_sends) == 2
     assert [(e.data["queued"], e.data["deferred"]) for e in sent] == [(100, False), (50, True)]
@@ -255,11 +256,13 @@ async def test_a_drain_cut_off_after_its_first_batch_keeps_only_the_rest(
 ) -> None:
     """A deferred MMS for 150 numbers; the drain's first batch goes through, then the gateway is down."""
     phones = [f"+48501{i:06d}" for i in range(150)]
+    sent = async_capture_events(hass, "serwersms_mms_sent")
     await simulator.go_offline()
     await legacy_notify(hass, message="fire", target=phones)
     simulator.sends_until_outage = 1
     await simulator.go_online()
     await later(hass, freezer, 30)
+    await until(hass, lambda: len(sent) == 1, "the drain's first batch to be announced")
     assert [m.phone for m in simulator.messages] == phones[:100]
     assert hass.states.get(OUTBOX).state == "1"
 
@@ -271,7 +274,9 @@ async def test_a_drain_cut_off_after_its_first_batch_keeps_only_the_rest(
     await hass.async_block_till_done(wait_background_tasks=True)
     await simulator.go_online()
     await later(hass, freezer, 30)
+    await until(hass, lambda: len(sent) == 2, "the reloaded outbox's send of the other 50 to be announced")
     assert [m.phone for m in simulator.messages] == phones
+    assert [(e.data["queued"], e.data["deferred"]) for e in sent] == [(100, True), (50, True)]
     assert hass.states.get(OUTBOX).state == "0"
 
 
