@@ -336,6 +336,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 15,
         "daily_limit": 100,
         "keep_uploads_days": 30,
+        "heartbeat_minutes": 0,
     }
     form = {
         "default_title": "x" * 41,
@@ -343,6 +344,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 15,
         "daily_limit": 100,
         "keep_uploads_days": 30,
+        "heartbeat_minutes": 0,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], form)
     assert result["errors"] == {"default_title": "title_too_long"}
@@ -356,6 +358,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 0,
         "daily_limit": 20,
         "keep_uploads_days": 7,
+        "heartbeat_minutes": 0,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -383,7 +386,14 @@ async def test_every_option_has_a_translated_description() -> None:
     from custom_components.serwersms.config_flow import OPTIONS_SCHEMA  # noqa: PLC0415
 
     options = {str(key) for key in OPTIONS_SCHEMA.schema}
-    assert options == {"default_title", "max_image_kb", "outbox_minutes", "daily_limit", "keep_uploads_days"}
+    assert options == {
+        "default_title",
+        "max_image_kb",
+        "outbox_minutes",
+        "daily_limit",
+        "keep_uploads_days",
+        "heartbeat_minutes",
+    }
     for language in ("en", "pl"):
         strings = json.loads(
             (Path("custom_components/serwersms/translations") / f"{language}.json").read_text()
@@ -413,7 +423,7 @@ async def test_adding_a_recipient_normalises_numbers_and_adds_an_entity(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     dad = next(sub for sub in loaded_entry.subentries.values() if sub.title == "Dad")
-    assert dad.data == {"name": "Dad", "phone": ["+48500600703", "+48500600704"]}
+    assert dad.data == {"name": "Dad", "phone": ["+48500600703", "+48500600704"], "heartbeat": False}
     assert hass.states.get("notify.dad_mms") is not None
 
 

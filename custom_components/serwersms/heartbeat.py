@@ -79,7 +79,6 @@ CONF_SMS_SENDER: Final = "sms_sender"
 ISSUE_HEARTBEAT_WITHOUT_RECIPIENT: Final = "heartbeat_without_recipient"
 
 STORAGE_VERSION = 1
-SAVE_DELAY = 1.0
 # A tick that could not reach the gateway (or whose send's outcome is unknown) is tried again this soon.
 RETRY: Final = 60.0
 # Re-scheduled when the scheduled one is due in less than this share of the period.
@@ -161,7 +160,7 @@ class Heartbeat:
         """No more ticks; one under way finishes (its new id is stored); the scheduled heartbeat stays."""
         self._stopped = True
         self._cancel_timer()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             # Not cancelled: a send the gateway accepted must have its id stored, or it goes out later
             # as a stray. Home Assistant's shutdown may still cancel it (a rare stray heartbeat).
             with contextlib.suppress(asyncio.CancelledError):
@@ -207,10 +206,11 @@ class Heartbeat:
         """Look now: the options or the time say something may have to change."""
         if self._stopped:
             return
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             self._again = True
             return
         self._cancel_timer()
+        # Started eagerly: a tick with nothing to do is over before this assignment (hence `done()`).
         self._task = self._entry.async_create_background_task(self._hass, self._run(), f"{DOMAIN} heartbeat")
 
     @callback
@@ -328,23 +328,26 @@ class Heartbeat:
 
     async def _delete_old(self) -> bool | None:
         """Delete the old heartbeats: True when none is left, None when some are kept for a retry."""
-        while self._old:
-            message_id = self._old[0]
-            try:
-                await self._client.delete_message(message_id)
-            except SerwerSmsMessageGoneError:
-                pass  # sent already, deleted in the panel, or never known: nothing left to cancel
-            except SerwerSmsError as err:
-                _LOGGER.log(
-                    logging.DEBUG if is_outage(err) else logging.WARNING,
-                    "An old heartbeat SMS could not be deleted yet (%s); trying again shortly",
-                    err.gateway_message,
-                )
-                self._store.async_delay_save(self._data, SAVE_DELAY)
-                return None
-            self._old.pop(0)
-        self._store.async_delay_save(self._data, SAVE_DELAY)
-        return True
+        deleted = False
+        try:
+            while self._old:
+                try:
+                    await self._client.delete_message(self._old[0])
+                except SerwerSmsMessageGoneError:
+                    pass  # sent already, deleted in the panel, or never known: nothing left to cancel
+                except SerwerSmsError as err:
+                    _LOGGER.log(
+                        logging.DEBUG if is_outage(err) else logging.WARNING,
+                        "An old heartbeat SMS could not be deleted yet (%s); trying again shortly",
+                        err.gateway_message,
+                    )
+                    return None
+                self._old.pop(0)
+                deleted = True
+            return True
+        finally:
+            if deleted:
+                await self._store.async_save(self._data())
 
     @callback
     def _update_issue(self, minutes: int, phones: list[str]) -> None:
