@@ -337,6 +337,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "daily_limit": 100,
         "keep_uploads_days": 30,
         "sms_sender": "",
+        "heartbeat_minutes": 0,
     }
     form = {
         "default_title": "x" * 41,
@@ -344,6 +345,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 15,
         "daily_limit": 100,
         "keep_uploads_days": 30,
+        "heartbeat_minutes": 0,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], form)
     assert result["errors"] == {"default_title": "title_too_long"}
@@ -362,6 +364,7 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "daily_limit": 20,
         "keep_uploads_days": 7,
         "sms_sender": "DOM",
+        "heartbeat_minutes": 0,
     }
     result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -396,6 +399,7 @@ async def test_every_option_has_a_translated_description() -> None:
         "daily_limit",
         "keep_uploads_days",
         "sms_sender",
+        "heartbeat_minutes",
     }
     for language in ("en", "pl"):
         strings = json.loads(
@@ -426,7 +430,7 @@ async def test_adding_a_recipient_normalises_numbers_and_adds_an_entity(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     dad = next(sub for sub in loaded_entry.subentries.values() if sub.title == "Dad")
-    assert dad.data == {"name": "Dad", "phone": ["+48500600703", "+48500600704"]}
+    assert dad.data == {"name": "Dad", "phone": ["+48500600703", "+48500600704"], "heartbeat": False}
     assert hass.states.get("notify.dad_mms") is not None
 
 

@@ -26,6 +26,7 @@ from .coordinator import CreditsCoordinator, SerwerSmsConfigEntry, SerwerSmsRunt
 from .delivery import DeliveryTracker, FallbackOrder, recipients_with_phone
 from .entity import account_device_info, recipient_device_info
 from .guard import SpendingGuard
+from .heartbeat import Heartbeat
 from .housekeeping import GatewayHousekeeping
 from .issue import clear_all_issues, clear_send_issues
 from .legacy_notify import (
@@ -103,7 +104,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     sender = MmsSender(
         hass, entry, client, files, announcer=announcer, limit=guard, outbox=outbox, ledger=housekeeping
     )
-    for part in (files, delivery, guard, housekeeping, outbox):
+    heartbeat = Heartbeat(hass, entry, client)
+    for part in (files, delivery, guard, housekeeping, outbox, heartbeat):
         await part.async_load()
     announcer.async_add_listener(lambda sent: _async_after_send(hass, entry, sent))
     announcer.async_add_listener(delivery.async_follow)
@@ -122,12 +124,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         outbox=outbox,
         housekeeping=housekeeping,
         announcer=announcer,
+        heartbeat=heartbeat,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
     guard.async_start()
     housekeeping.async_start()
     outbox.async_start()
+    heartbeat.async_start()
     # Home Assistant cancels background tasks *before* EVENT_HOMEASSISTANT_STOP: only a shutdown job
     # runs early enough to let the MMS the outbox is sending finish and be recorded as sent.
     entry.async_on_unload(hass.async_add_shutdown_job(HassJob(outbox.async_stop, "serwersms outbox stop")))
@@ -141,6 +145,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
             hass.config_entries.async_schedule_reload(entry.entry_id)
         else:
             guard.async_limit_changed()  # a raised limit takes its repair issue away
+            heartbeat.async_kick()  # turned on, off or to another period: re-armed at once
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
@@ -266,13 +271,20 @@ async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
     await data.sender.async_stop()
     await data.outbox.async_stop()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    # The heartbeat stops first and stays scheduled at the gateway: Home Assistant stopping is what
+    # it is for; the next start replaces it.
+    await data.heartbeat.async_stop()
     for part in (data.housekeeping, data.guard, data.delivery, data.files):
         await part.async_stop()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -> None:
-    """Forget the account's stored file ids, reports, counts, outbox and repair issues."""
+    """Forget the account's stored file ids, reports, counts, outbox and repair issues.
+
+    Its scheduled heartbeat is deleted at the gateway first (best effort): nobody would replace it.
+    """
+    await Heartbeat.async_remove(hass, entry, create_client(hass, dict(entry.data)))
     await FileIdCache.async_remove_store(hass, entry.entry_id)
     await DeliveryTracker.async_remove_store(hass, entry.entry_id)
     await SpendingGuard.async_remove_store(hass, entry.entry_id)

@@ -24,6 +24,7 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -55,6 +56,8 @@ from .const import (
     CONF_AUTH_METHOD,
     CONF_DAILY_LIMIT,
     CONF_DEFAULT_TITLE,
+    CONF_HEARTBEAT,
+    CONF_HEARTBEAT_MINUTES,
     CONF_KEEP_UPLOADS_DAYS,
     CONF_LEGACY_SERVICE,
     CONF_MAX_IMAGE_KB,
@@ -62,16 +65,19 @@ from .const import (
     CONF_PHONE,
     CONF_SMS_SENDER,
     DEFAULT_DAILY_LIMIT,
+    DEFAULT_HEARTBEAT_MINUTES,
     DEFAULT_KEEP_UPLOADS_DAYS,
     DEFAULT_MAX_IMAGE_KB,
     DEFAULT_OUTBOX_MINUTES,
     DEFAULT_TITLE,
     DOMAIN,
     MAX_DAILY_LIMIT,
+    MAX_HEARTBEAT_MINUTES,
     MAX_IMAGE_KB,
     MAX_KEEP_UPLOADS_DAYS,
     MAX_OUTBOX_MINUTES,
     MAX_TITLE_LENGTH,
+    MIN_HEARTBEAT_MINUTES,
     MIN_IMAGE_KB,
     SUBENTRY_RECIPIENT,
 )
@@ -317,6 +323,7 @@ OPTION_DEFAULTS: dict[str, Any] = {
     CONF_DAILY_LIMIT: DEFAULT_DAILY_LIMIT,
     CONF_KEEP_UPLOADS_DAYS: DEFAULT_KEEP_UPLOADS_DAYS,
     CONF_SMS_SENDER: "",
+    CONF_HEARTBEAT_MINUTES: DEFAULT_HEARTBEAT_MINUTES,
 }
 
 OPTIONS_SCHEMA = vol.Schema(
@@ -327,6 +334,8 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_DAILY_LIMIT): _number(0, MAX_DAILY_LIMIT, 1, "MMS"),
         vol.Required(CONF_KEEP_UPLOADS_DAYS): _number(0, MAX_KEEP_UPLOADS_DAYS, 1, "d"),
         vol.Optional(CONF_SMS_SENDER): _TEXT,
+        # 0 (off) or MIN_HEARTBEAT_MINUTES..MAX_HEARTBEAT_MINUTES, checked in the step.
+        vol.Required(CONF_HEARTBEAT_MINUTES): _number(0, MAX_HEARTBEAT_MINUTES, 1, "min"),
     }
 )
 # Options that are text, kept as typed (stripped); every other option is a whole number.
@@ -344,10 +353,13 @@ class SerwerSmsOptionsFlow(OptionsFlow):
         if user_input is not None:
             title = str(user_input[CONF_DEFAULT_TITLE]).strip()
             sender = str(user_input.get(CONF_SMS_SENDER) or "").strip()
+            heartbeat = int(user_input.get(CONF_HEARTBEAT_MINUTES, DEFAULT_HEARTBEAT_MINUTES))
             if not title or len(title) > MAX_TITLE_LENGTH:
                 errors[CONF_DEFAULT_TITLE] = "title_too_long" if title else "title_empty"
             elif sender and not _SENDER_NAME.fullmatch(sender):
                 errors[CONF_SMS_SENDER] = "invalid_sender"
+            elif heartbeat and not MIN_HEARTBEAT_MINUTES <= heartbeat <= MAX_HEARTBEAT_MINUTES:
+                errors[CONF_HEARTBEAT_MINUTES] = "heartbeat_range"
             else:
                 options: dict[str, Any] = {
                     key: int(user_input[key]) for key in OPTION_DEFAULTS if key not in _TEXT_OPTIONS
@@ -379,7 +391,7 @@ def _validate_recipient(user_input: dict[str, Any]) -> tuple[dict[str, Any] | No
         return None, {CONF_PHONE: "invalid_phone"}, ""
     if not name:
         return None, {CONF_NAME: "name_required"}, ""
-    return {CONF_NAME: name, CONF_PHONE: phones}, {}, ""
+    return {CONF_NAME: name, CONF_PHONE: phones, CONF_HEARTBEAT: bool(user_input.get(CONF_HEARTBEAT))}, {}, ""
 
 
 def _numbers_taken(entry: ConfigEntry, phones: list[str], *, except_id: str | None = None) -> bool:
@@ -393,11 +405,17 @@ def _numbers_taken(entry: ConfigEntry, phones: list[str], *, except_id: str | No
 
 
 def _recipient_schema() -> vol.Schema:
-    return vol.Schema({vol.Required(CONF_NAME): _TEXT, vol.Required(CONF_PHONE): _TEXT})
+    return vol.Schema(
+        {
+            vol.Required(CONF_NAME): _TEXT,
+            vol.Required(CONF_PHONE): _TEXT,
+            vol.Optional(CONF_HEARTBEAT, default=False): BooleanSelector(),
+        }
+    )
 
 
 class RecipientSubentryFlow(ConfigSubentryFlow):
-    """Add or edit a recipient: a name and one or more phone numbers."""
+    """Add or edit a recipient: a name, one or more phone numbers, and whether it gets the heartbeat."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Add a recipient."""
@@ -432,6 +450,7 @@ class RecipientSubentryFlow(ConfigSubentryFlow):
         current = user_input or {
             CONF_NAME: subentry.data.get(CONF_NAME, subentry.title),
             CONF_PHONE: ", ".join(subentry.data.get(CONF_PHONE, [])),
+            CONF_HEARTBEAT: bool(subentry.data.get(CONF_HEARTBEAT, False)),
         }
         return self.async_show_form(
             step_id="reconfigure",

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     # needs the send pipeline loaded to get at its config entry type.
     from .delivery import DeliveryTracker
     from .guard import SpendingGuard
+    from .heartbeat import Heartbeat
     from .housekeeping import GatewayHousekeeping
     from .mms.outcome import SendAnnouncer
     from .mms.sender import MmsSender
@@ -49,6 +50,7 @@ class SerwerSmsRuntimeData:
     outbox: Outbox
     housekeeping: GatewayHousekeeping
     announcer: SendAnnouncer
+    heartbeat: Heartbeat
 
 
 class CreditsCoordinator(DataUpdateCoordinator[dict[str, Limit]]):

@@ -34,4 +34,5 @@ async def async_get_config_entry_diagnostics(
         "outbox_waiting": len(runtime.outbox),
         "mms_sent_today": runtime.guard.sent_today,
         "own_uploads_tracked": len(runtime.housekeeping),
+        "heartbeat": runtime.heartbeat.diagnostics(),
     }

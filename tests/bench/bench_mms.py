@@ -935,6 +935,65 @@ def test_overlay_benchmark() -> None:
     write_figures(figures, "picture")
 
 
+async def test_heartbeat_benchmark(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Requests the heartbeat costs in a day at heartbeat_minutes=60, one number, on a simulated clock."""
+    from homeassistant.config_entries import ConfigSubentryData  # noqa: PLC0415
+
+    from tests.conftest import entry_data  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    freezer.move_to("2026-11-25 12:00:00+00:00")
+    entry = MockConfigEntry(
+        domain="serwersms",
+        title="SerwerSMS",
+        unique_id="bench-heartbeat",
+        version=1,
+        minor_version=2,
+        data=entry_data(simulator),
+        options={"heartbeat_minutes": 60},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type="recipient",
+                title="Mom",
+                data={"name": "Mom", "phone": ["+48500600700"], "heartbeat": True},
+                unique_id=None,
+            )
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    def heartbeat_requests() -> int:
+        return len(simulator.requests_to("messages/send_sms")) + len(simulator.requests_to("messages/delete"))
+
+    at_start = heartbeat_requests()  # the start's own send (and the deletes of what a restart left)
+    most_scheduled = 0
+    for _ in range(24 * 60):  # a simulated day after the start, a minute at a time
+        freezer.tick(timedelta(minutes=1))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        most_scheduled = max(most_scheduled, len(simulator.scheduled))
+    per_day = heartbeat_requests() - at_start
+    target = 3 * 1440 // 60
+    figures = {"heartbeat_requests_per_day": per_day, "heartbeat_most_scheduled": most_scheduled}
+    rows = [
+        (
+            "13 heartbeat: a day at 60 min, one number",
+            f"{per_day} requests (send_sms + messages/delete), at most {most_scheduled} scheduled",
+            f"<= {target}; 1 scheduled",
+        ),
+    ]
+    print("\nSerwerSMS heartbeat benchmark: heartbeat_minutes=60, simulated clock, 24 h after the start\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "heartbeat")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    loop.set_debug(True)
+
+
 async def test_store_benchmark(
     hass: HomeAssistant,
     hass_storage: dict[str, Any],

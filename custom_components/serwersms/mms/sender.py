@@ -346,9 +346,7 @@ class MmsSender:
 
     @staticmethod
     def _fallback(request: MmsRequest, title: str) -> FallbackPlan | None:
-        """The MMS's fallback with its text (title and message; a test send is never followed, so never
-        falls back, but its fallback is checked like a real one's).
-        """
+        """The MMS's fallback with its text: its title and message (checked for test sends too)."""
         if request.fallback is None:
             return None
         text = fallback_text(title, request.message)
