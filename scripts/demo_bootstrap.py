@@ -25,6 +25,10 @@ import aiohttp
 
 CLIENT_ID = "http://127.0.0.1:8123/"
 RECIPIENTS = [("Mom", "500 600 700"), ("Family", "500 600 701, 500 600 702")]
+# The simulator's number whose phone takes no MMS (its MMS come back `undelivered`, `unsupported_number`).
+GRANDPA = ("Grandpa", "500 600 796")
+# An MMS's fallback: the first report poll 30 s after the send, the SMS's own report 30 s after that.
+CHANNELS_TIMEOUT = 100.0
 # The contract: the outbox notices the gateway's return within 10 s; room for that and the send.
 DRAIN_TIMEOUT = 15.0
 
@@ -380,7 +384,7 @@ async def account_sensors(
     found: dict[str, str] = {}
     for key, name, category in (
         ("outbox", "Outbox", "diagnostic"),
-        ("mms_sent_today", "MMS sent today", None),
+        ("mms_sent_today", "Messages sent today", None),
         ("mms_credits", "MMS credits", None),
     ):
         matches = [
@@ -638,6 +642,105 @@ async def prove_cooldown(
         )
 
 
+async def ensure_recipient(
+    session: aiohttp.ClientSession, base: str, entry_id: str, name: str, phones: str, timeout: float
+) -> str:
+    """The notify entity of recipient `name`, added through the subentry flow when missing."""
+    entity_id = f"notify.{name.lower()}_mms"
+    async with session.get(f"{base}/api/states/{entity_id}") as response:
+        if response.status == 200:
+            return entity_id
+    subflows = f"{base}/api/config/config_entries/subentries/flow"
+    form = await flow_step(session, subflows, {"handler": [entry_id, "recipient"]})
+    done = await flow_step(session, f"{subflows}/{form['flow_id']}", {"name": name, "phone": phones})
+    if done.get("type") != "create_entry":
+        sys.exit(f"adding recipient {name} failed: {done}")
+    await wait_until_ready(session, base, entity_id, timeout)  # the account reloads with its new recipient
+    return entity_id
+
+
+async def call_action(
+    session: aiohttp.ClientSession, base: str, service: str, data: dict[str, object]
+) -> dict[str, Any]:
+    """`serwersms.<service>` over the REST API with `return_response`: the target entity's response."""
+    url = f"{base}/api/services/serwersms/{service}?return_response"
+    async with session.post(url, json=data) as response:
+        if response.status != 200:
+            sys.exit(f"serwersms.{service}: HTTP {response.status}: {await response.text()}")
+        body = await response.json()
+    reply: dict[str, Any] = body["service_response"][data["entity_id"]]
+    return reply
+
+
+async def prove_channels(
+    session: aiohttp.ClientSession, base: str, simulator: str, access_token: str, grandpa: str
+) -> None:
+    """An MMS to a phone that takes none, followed by its SMS fallback; and a call to Mom, delivered."""
+    loop = asyncio.get_running_loop()
+    run = secrets.token_hex(3)
+    ws = await delivery_events(session, base, access_token)
+    state = await simulator_state(session, simulator)
+    sms_before, calls_before = len(state["sms"]), len(state["calls"])
+    started = loop.time()
+    mms = await call_action(
+        session,
+        base,
+        "send_mms",
+        {
+            "entity_id": grandpa,
+            "title": "Front door",
+            "message": f"Someone is at the door (demo run {run})",
+            "fallback": "sms",
+            "fallback_after": 60,
+        },
+    )
+    call = await call_action(
+        session, base, "call", {"entity_id": "notify.mom_mms", "message": f"Alarm at home, demo run {run}."}
+    )
+    print(
+        f"Channels: an MMS to {grandpa} (its phone takes no MMS) with fallback sms: queued={mms['queued']}; "
+        f"serwersms.call to notify.mom_mms: queued={call['queued']}"
+    )
+    ids = {mms["recipients"][0].get("id"), call["recipients"][0].get("id")}
+    if mms["queued"] != 1 or call["queued"] != 1:
+        sys.exit(f"expected the MMS and the call queued, got {mms} and {call}")
+    wanted = {("mms", "undelivered", False), ("sms", "delivered", True), ("call", "delivered", False)}
+    seen: set[tuple[str, str, bool]] = set()
+    deadline = started + CHANNELS_TIMEOUT
+    try:
+        while seen != wanted:
+            try:
+                message = await asyncio.wait_for(ws.receive_json(), max(0.1, deadline - loop.time()))
+            except TimeoutError:
+                sys.exit(f"within {CHANNELS_TIMEOUT:.0f} s only these delivery events came: {sorted(seen)}")
+            data = message.get("event", {}).get("data", {})
+            ours = data.get("message_id") in ids or (
+                data.get("fallback") and data.get("entity_id") == grandpa
+            )
+            if not ours:
+                continue
+            if data.get("fallback"):
+                ids.add(data["message_id"])
+            seen.add((data["channel"], data["status"], bool(data["fallback"])))
+            print(
+                f"  {loop.time() - started:5.2f} s: serwersms_mms_delivery channel={data['channel']} "
+                f"status={data['status']} reason={data['reason']} fallback={data['fallback']} "
+                f"entity_id={data['entity_id']}"
+            )
+    finally:
+        await ws.close()
+    state = await simulator_state(session, simulator)
+    sms = state["sms"][sms_before:]
+    calls = state["calls"][calls_before:]
+    print(f"  the simulator got {len(sms)} SMS: {[(m['phone'], m['text']) for m in sms]}")
+    print(f"  and {len(calls)} call: {[(m['phone'], m['text']) for m in calls]}")
+    expected_text = f"Front door: Someone is at the door (demo run {run})"
+    if [m["text"] for m in sms] != [expected_text] or sms[0]["phone"] != "+48500600796":
+        sys.exit(f"expected one fallback SMS to Grandpa saying {expected_text!r}, got {sms}")
+    if len(calls) != 1 or calls[0]["phone"] != "+48500600700":
+        sys.exit(f"expected one call to Mom, got {calls}")
+
+
 async def main() -> None:
     """Bootstrap and report."""
     parser = argparse.ArgumentParser()
@@ -669,11 +772,14 @@ async def main() -> None:
             sensors = await account_sensors(session, args.base, access, entry_id)
             family = len(dict(RECIPIENTS)["Family"].split(", "))
             # The button's MMS to Family, one deferred and one (not two) behind a cooldown to Mom.
-            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 2)
+            # … and the channels' MMS, its fallback SMS and a call.
+            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 5)
             await wait_outbox_empty(session, args.base, sensors["outbox"])
             await press_and_report(session, args.base, args.simulator, access, 60)
             await prove_outbox(session, args.base, args.simulator, access, entry_id, sensors)
             await prove_cooldown(session, args.base, args.simulator, sensors)
+            grandpa = await ensure_recipient(session, args.base, entry_id, *GRANDPA, args.timeout)
+            await prove_channels(session, args.base, args.simulator, access, grandpa)
 
 
 if __name__ == "__main__":

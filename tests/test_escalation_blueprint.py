@@ -65,7 +65,7 @@ def test_the_blueprint_loads_and_its_inputs_validate() -> None:
         selector.selector(blueprint.inputs["wait_minutes"]["selector"])(0)
 
 
-async def _set_up(hass: HomeAssistant) -> None:
+async def _set_up(hass: HomeAssistant, **inputs: Any) -> None:
     target = Path(hass.config.path("blueprints/automation/serwersms"))
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy(BLUEPRINT, target)
@@ -73,7 +73,7 @@ async def _set_up(hass: HomeAssistant) -> None:
     assert await async_setup_component(
         hass,
         "automation",
-        {"automation": {"use_blueprint": {"path": f"serwersms/{BLUEPRINT.name}", "input": INPUTS}}},
+        {"automation": {"use_blueprint": {"path": f"serwersms/{BLUEPRINT.name}", "input": INPUTS | inputs}}},
     )
     await hass.async_block_till_done()
 
@@ -143,3 +143,21 @@ async def test_a_delivered_alarm_needs_no_escalation(
     assert state.attributes["event_type"] == "delivered"
     await _advance(hass, freezer, loaded_entry, 10 * 60)
     assert len(simulator.requests_to("messages/send_mms")) == 1
+
+
+async def test_the_fallback_input_texts_the_same_phone_once_when_its_mms_does_not_arrive(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    simulator.undeliverable[MOM_PHONE] = "unsupported_number"
+    await _set_up(hass, fallback="sms", message="Alarm in the hall")
+    await _alarm(hass, simulator)
+    fields = simulator.requests_to("messages/send_mms")[0].fields
+    await _advance(hass, freezer, loaded_entry, 60)
+    assert [(m.phone, m.text) for m in simulator.sms] == [(MOM_PHONE, "Alarm!: Alarm in the hall")]
+    assert "fallback" not in fields  # the integration's own option, not the gateway's
+    await _advance(hass, freezer, loaded_entry, 6 * 60)
+    assert len(simulator.sms) == 1

@@ -1,4 +1,4 @@
-"""The account's sensors: MMS credits (polled hourly, counted down by sends), MMS sent today, outbox."""
+"""The account's sensors: MMS credits (polled hourly, counted down by sends), Messages sent today, outbox."""
 
 from __future__ import annotations
 

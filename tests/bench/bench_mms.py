@@ -42,6 +42,7 @@ from custom_components.serwersms.const import CONF_DAILY_LIMIT
 from custom_components.serwersms.mms.fitting import Animation, Picture, fit_all
 from custom_components.serwersms.mms.gif import Label, fit_burst
 from custom_components.serwersms.mms.images import fit_image
+from custom_components.serwersms.mms.sender import MmsRequest
 from serwersms_simulator import SerwerSmsSimulator
 from tests.conftest import SnapshotCamera
 
@@ -991,6 +992,83 @@ async def test_heartbeat_benchmark(
     print(table(("case", "figure", "target"), rows))
     write_figures(figures, "heartbeat")
     assert await hass.config_entries.async_unload(entry.entry_id)
+    loop.set_debug(True)
+
+
+async def test_channels_benchmark(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """SMS and calls: requests per send; fallback: requests on an idle day and latency (simulated clock)."""
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    freezer.move_to("2026-11-25 12:00:00+00:00")
+    simulator.credits = None
+    simulator.type_credits.update({"eco": None, "voice": None})
+    no_daily_limit(hass, loaded_entry)
+
+    async def advance(seconds: int, step: int = 1) -> None:
+        for _ in range(0, seconds, step):
+            freezer.tick(timedelta(seconds=step))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done(wait_background_tasks=True)
+
+    async def act(service: str, target: str | list[str], **data: Any) -> None:
+        await hass.services.async_call(
+            "serwersms", service, {"entity_id": target, **data}, blocking=True, return_response=True
+        )
+
+    # 1,000 numbers by SMS (legacy-notify style: one entity per number would be 1,000 entities).
+    numbers = [f"+4851{i:07d}" for i in range(1000)]
+    before = len(simulator.requests_to("messages/send_sms"))
+    await loaded_entry.runtime_data.sender.async_send(
+        MmsRequest(phones=numbers, message="Alarm", channel="sms")
+    )
+    sms_requests = len(simulator.requests_to("messages/send_sms")) - before
+    before = len(simulator.requests_to("messages/send_voice"))
+    await act("call", ["notify.mom_mms", "notify.family_mms"], message="Alarm")
+    call_requests = len(simulator.requests_to("messages/send_voice")) - before
+    await advance(24 * 3600 + 600, step=60)  # everything above followed to its end
+    # A day with nothing pending: no request for reports or fallbacks (the hourly credits poll aside).
+    since = len(simulator.requests)
+    await advance(24 * 3600, step=60)
+    idle_day = sum(1 for r in simulator.requests[since:] if r.endpoint != "account/limits")
+    # Fallback latency: the MMS's `undelivered` report appears at the gateway → the SMS is sent.
+    latencies = []
+    for final_after in (3, 20, 45, 70, 100, 200, 290):
+        simulator.delivery_delay = final_after
+        simulator.undeliverable = {"+48500600700": "message_expired"}
+        before_sms = len(simulator.sms)
+        await act("send_mms", "notify.mom_mms", title="Alarm", message="m", fallback="sms")
+        final_at = simulator.messages[-1].final_at
+        for _ in range(600):
+            if len(simulator.sms) > before_sms:
+                break
+            await advance(1)
+        latencies.append(simulator.clock() - final_at)
+        await advance(24 * 3600 + 600, step=60)
+    figures = {
+        "sms_1000_numbers_requests": sms_requests,
+        "call_3_targets_requests": call_requests,
+        "fallback_requests_idle_day": idle_day,
+        "fallback_latency_s": max(latencies),
+    }
+    rows = [
+        ("11 SMS to 1000 numbers", f"{sms_requests} (ideal 10)", "", "== 10"),
+        ("11 a call to 3 numbers (2 entities)", f"{call_requests} (ideal 1)", "", "== 1"),
+        ("11 a day with nothing pending", f"{idle_day} (ideal 0)", "", "== 0"),
+        (
+            "11 fallback: report undelivered -> SMS",
+            "",
+            f"max {max(latencies):.0f} s (median {median(latencies):.0f} s; simulated clock)",
+            "<= 35 s",
+        ),
+    ]
+    print("\nSerwerSMS channels benchmark: default schedule, simulated clock\n")
+    print(table(("case", "gateway requests", "latency", "target"), rows))
+    write_figures(figures, "channels")
     loop.set_debug(True)
 
 
