@@ -5,7 +5,8 @@ when the gateway queued its MMS, when it was deferred to the outbox, or when the
 (it may have been sent). A send that would take any of its numbers past the limit is refused whole.
 A send is *reserved* before any snapshot is taken, so a burst of concurrent calls cannot all slip
 under the limit while the first is still uploading; the reservation becomes the real count once the
-gateway has answered. The "Messages sent today" sensor (entity id `…_mms_sent_today`) shows the account's total over all numbers.
+gateway has answered. The "Messages sent today" sensor (entity id `…_mms_sent_today`) shows the
+account's total over all numbers: MMS, SMS and calls alike.
 
 A cooldown is marked when a send starts and stays *pending* until the send settles: kept when the MMS
 went out, was deferred or may have gone, undone otherwise. Only a kept mark suppresses; a call that a
