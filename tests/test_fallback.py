@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from serwersms_simulator import SerwerSmsSimulator
 from serwersms_simulator.server import NO_MMS_NUMBER
-from tests.helpers import call_send_mms
+from tests.helpers import call_send_mms, client_without_pauses
 
 MOM, OLD_PHONE = "notify.mom_mms", "notify.grandpa_mms"
 MOM_PHONE = "+48500600700"
@@ -34,8 +34,10 @@ def recipients() -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture(autouse=True)
-def whole_second(freezer: FrozenDateTimeFactory) -> None:
+def whole_second(freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start on a whole second; the client's quick retries without their pauses (the loop's clock is frozen)."""
     freezer.move_to("2026-11-25 12:00:00+00:00")
+    client_without_pauses(monkeypatch)
 
 
 async def advance(
@@ -195,3 +197,23 @@ async def test_the_longest_fallback_bounds_are_accepted(
     await call_send_mms(hass, MOM, title="A", message="m", fallback="sms", fallback_after=60)
     await call_send_mms(hass, MOM, title="B", message="m", fallback="call", fallback_after=3600)
     assert len(simulator.messages) == 2
+
+
+async def test_an_mms_with_a_fallback_waits_in_the_outbox_across_a_restart_and_keeps_it(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The fallback is written down with the deferred MMS: after a restart and the outage it still goes."""
+    simulator.delivery_delay = 5
+    await simulator.go_offline()
+    response = await alarm(hass, OLD_PHONE, fallback="sms")
+    assert response[OLD_PHONE]["deferred"] == 1
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    await simulator.go_online()
+    await advance(hass, freezer, 5)
+    assert [m.phone for m in simulator.messages] == [NO_MMS_NUMBER]
+    await advance(hass, freezer, 60)
+    assert [(m.phone, m.text) for m in simulator.sms] == [(NO_MMS_NUMBER, "Alarm: Ruch przy drzwiach")]

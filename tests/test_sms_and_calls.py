@@ -272,3 +272,17 @@ async def test_an_account_that_started_offline_adds_its_service_sensors_at_the_f
     await config_entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get("sensor.serwersms_sms_credits").state == "1000"
+
+
+async def test_pictures_never_go_by_sms(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The pipeline refuses an SMS given pictures rather than dropping them silently."""
+    from custom_components.serwersms.mms.sender import MmsRequest  # noqa: PLC0415
+
+    with pytest.raises(ServiceValidationError) as err:
+        await loaded_entry.runtime_data.sender.async_send(
+            MmsRequest(phones=[MOM_PHONE], message="m", file_ids=["abc"], channel="sms")
+        )
+    assert err.value.translation_key == "attachments_mms_only"
+    assert simulator.requests_to(SMS) == []
