@@ -336,6 +336,8 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 15,
         "daily_limit": 100,
         "keep_uploads_days": 30,
+        "lookback_cameras": [],
+        "lookback_seconds": 0,
     }
     form = {
         "default_title": "x" * 41,
@@ -356,7 +358,14 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "outbox_minutes": 0,
         "daily_limit": 20,
         "keep_uploads_days": 7,
+        "lookback_cameras": ["camera.porch"],
+        "lookback_seconds": 3,
+        "lookback_while": "alarm_control_panel.home",
     }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**chosen, "lookback_cameras": [f"camera.c{n}" for n in range(9)]}
+    )
+    assert result["errors"] == {"lookback_cameras": "too_many_lookback_cameras"}
     result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -383,7 +392,16 @@ async def test_every_option_has_a_translated_description() -> None:
     from custom_components.serwersms.config_flow import OPTIONS_SCHEMA  # noqa: PLC0415
 
     options = {str(key) for key in OPTIONS_SCHEMA.schema}
-    assert options == {"default_title", "max_image_kb", "outbox_minutes", "daily_limit", "keep_uploads_days"}
+    assert options == {
+        "default_title",
+        "max_image_kb",
+        "outbox_minutes",
+        "daily_limit",
+        "keep_uploads_days",
+        "lookback_cameras",
+        "lookback_seconds",
+        "lookback_while",
+    }
     for language in ("en", "pl"):
         strings = json.loads(
             (Path("custom_components/serwersms/translations") / f"{language}.json").read_text()

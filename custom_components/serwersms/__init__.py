@@ -33,6 +33,7 @@ from .legacy_notify import (
     async_register_legacy_service,
     async_remove_legacy_service,
 )
+from .lookback import LookbackRecorder
 from .mms.deferred import DeferredMms
 from .mms.outcome import MmsOutcome, SendAnnouncer
 from .mms.sender import MmsSender
@@ -100,7 +101,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     sender = MmsSender(
         hass, entry, client, files, announcer=announcer, limit=guard, outbox=outbox, ledger=housekeeping
     )
-    for part in (files, delivery, guard, housekeeping, outbox):
+    lookback = LookbackRecorder(hass, entry)
+    for part in (files, delivery, guard, housekeeping, outbox, lookback):
         await part.async_load()
     announcer.async_add_listener(lambda sent: _async_after_send(hass, entry, sent))
     announcer.async_add_listener(delivery.async_follow)
@@ -119,12 +121,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         outbox=outbox,
         housekeeping=housekeeping,
         announcer=announcer,
+        lookback=lookback,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
     guard.async_start()
     housekeeping.async_start()
     outbox.async_start()
+    lookback.async_start()
     # Home Assistant cancels background tasks *before* EVENT_HOMEASSISTANT_STOP: only a shutdown job
     # runs early enough to let the MMS the outbox is sending finish and be recorded as sent.
     entry.async_on_unload(hass.async_add_shutdown_job(HassJob(outbox.async_stop, "serwersms outbox stop")))
@@ -138,6 +142,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
             hass.config_entries.async_schedule_reload(entry.entry_id)
         else:
             guard.async_limit_changed()  # a raised limit takes its repair issue away
+            lookback.async_options_changed()  # buffering starts, stops or shrinks at once
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
@@ -221,6 +226,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
     writes its storage: nothing is written after this, so a removed account's files stay removed.
     """
     data = entry.runtime_data
+    if data.lookback is not None:
+        await data.lookback.async_stop()  # no more snapshots while the sends under way finish
     await data.sender.async_stop()
     await data.outbox.async_stop()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

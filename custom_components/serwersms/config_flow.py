@@ -23,6 +23,8 @@ from homeassistant.const import CONF_NAME, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -56,6 +58,9 @@ from .const import (
     CONF_DEFAULT_TITLE,
     CONF_KEEP_UPLOADS_DAYS,
     CONF_LEGACY_SERVICE,
+    CONF_LOOKBACK_CAMERAS,
+    CONF_LOOKBACK_SECONDS,
+    CONF_LOOKBACK_WHILE,
     CONF_MAX_IMAGE_KB,
     CONF_OUTBOX_MINUTES,
     CONF_PHONE,
@@ -74,6 +79,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .legacy_notify import legacy_service_names, next_legacy_service_name
+from .mms.lookback import MAX_LOOKBACK_CAMERAS, MAX_LOOKBACK_SECONDS
 from .mms.recipients import InvalidPhoneNumberError, normalize_phones
 
 _LOGGER = logging.getLogger(__name__)
@@ -323,8 +329,29 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Required(CONF_OUTBOX_MINUTES): _number(0, MAX_OUTBOX_MINUTES, 1, "min"),
         vol.Required(CONF_DAILY_LIMIT): _number(0, MAX_DAILY_LIMIT, 1, "MMS"),
         vol.Required(CONF_KEEP_UPLOADS_DAYS): _number(0, MAX_KEEP_UPLOADS_DAYS, 1, "d"),
+        vol.Optional(CONF_LOOKBACK_CAMERAS): EntitySelector(
+            EntitySelectorConfig(domain=["camera", "image"], multiple=True)
+        ),
+        vol.Optional(CONF_LOOKBACK_SECONDS): _number(0, MAX_LOOKBACK_SECONDS, 1, "s"),
+        vol.Optional(CONF_LOOKBACK_WHILE): EntitySelector(),
     }
 )
+# Lookback: which cameras, how many seconds (0 = off), while which entity is on (none = always).
+LOOKBACK_DEFAULTS: dict[str, Any] = {CONF_LOOKBACK_CAMERAS: [], CONF_LOOKBACK_SECONDS: 0}
+
+
+def _lookback_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The lookback options as stored, and the form's errors (too many cameras)."""
+    cameras = list(dict.fromkeys(user_input.get(CONF_LOOKBACK_CAMERAS) or []))
+    if len(cameras) > MAX_LOOKBACK_CAMERAS:
+        return {}, {CONF_LOOKBACK_CAMERAS: "too_many_lookback_cameras"}
+    options: dict[str, Any] = {
+        CONF_LOOKBACK_CAMERAS: cameras,
+        CONF_LOOKBACK_SECONDS: int(user_input.get(CONF_LOOKBACK_SECONDS) or 0),
+    }
+    if user_input.get(CONF_LOOKBACK_WHILE):
+        options[CONF_LOOKBACK_WHILE] = str(user_input[CONF_LOOKBACK_WHILE])
+    return options, {}
 
 
 class SerwerSmsOptionsFlow(OptionsFlow):
@@ -335,14 +362,15 @@ class SerwerSmsOptionsFlow(OptionsFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             title = str(user_input[CONF_DEFAULT_TITLE]).strip()
+            lookback, errors = _lookback_options(user_input)
             if not title or len(title) > MAX_TITLE_LENGTH:
                 errors[CONF_DEFAULT_TITLE] = "title_too_long" if title else "title_empty"
-            else:
+            elif not errors:
                 options: dict[str, Any] = {
                     key: int(user_input[key]) for key in OPTION_DEFAULTS if key != CONF_DEFAULT_TITLE
                 }
-                return self.async_create_entry(data={CONF_DEFAULT_TITLE: title, **options})
-        current = {**OPTION_DEFAULTS, **self.config_entry.options, **(user_input or {})}
+                return self.async_create_entry(data={CONF_DEFAULT_TITLE: title, **options, **lookback})
+        current = {**OPTION_DEFAULTS, **LOOKBACK_DEFAULTS, **self.config_entry.options, **(user_input or {})}
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .delivery import DeliveryTracker
     from .guard import SpendingGuard
     from .housekeeping import GatewayHousekeeping
+    from .lookback import LookbackRecorder
     from .mms.outcome import SendAnnouncer
     from .mms.sender import MmsSender
     from .mms.uploads import FileIdCache
@@ -49,6 +50,7 @@ class SerwerSmsRuntimeData:
     outbox: Outbox
     housekeeping: GatewayHousekeeping
     announcer: SendAnnouncer
+    lookback: LookbackRecorder | None = None
 
 
 class CreditsCoordinator(DataUpdateCoordinator[Limit | None]):

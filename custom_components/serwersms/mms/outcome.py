@@ -41,6 +41,8 @@ class MmsOutcome:
     deferred: bool = False
     recipient_ids: tuple[str, ...] = ()
     frames: tuple[tuple[str, int], ...] = ()  # frames each camera gave, when more than one was asked
+    # buffered frames each camera's pictures start with, when the call asked for `lookback`
+    lookback: tuple[tuple[str, int], ...] = ()
 
     @property
     def queued(self) -> int:
@@ -76,6 +78,8 @@ class MmsOutcome:
             response["deferred"] = deferred
         if self.frames:
             response["frames"] = dict(self.frames)
+        if self.lookback:
+            response["lookback"] = dict(self.lookback)
         return response
 
     def event_data(self) -> dict[str, Any]:

@@ -248,7 +248,7 @@ class MmsSender:
         """The fitted pictures, and how many frames each camera gave (bursts only)."""
         await attachments.check_sources(self._hass, sources)
         # The raw pictures (megabytes each) live only until they are fitted.
-        gathered = await motion.gather(self._hass, sources)
+        gathered = await motion.gather(self._hass, sources, motion.lookback_of(self._entry))
         fitted = await self._fit(gathered.items, budget)
         return fitted, gathered.frames_sent(fitted)
 
@@ -481,6 +481,7 @@ class MmsSender:
             file_ids=tuple(request.file_ids if file_ids is None else file_ids),
             recipient_ids=request.recipient_ids,
             frames=tuple(frames.items()),
+            lookback=tuple(request.sources.lookback_used.items()),
         )
 
     async def _defer(
