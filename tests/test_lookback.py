@@ -130,6 +130,11 @@ def closest_step(frame: Image.Image, width: int = 640, height: int = 480, steps:
     return distances.index(min(distances))
 
 
+def used(response: dict[str, Any]) -> dict[str, int]:
+    """How many buffered frames each camera's pictures started with."""
+    return {camera: item["frames"] for camera, item in response["lookback"].items()}
+
+
 def stored(simulator: SerwerSmsSimulator, response: dict[str, Any]) -> list[bytes]:
     return [simulator.files[item["id"]].content for item in response["files"]]
 
@@ -162,7 +167,7 @@ async def test_the_gif_starts_with_the_seconds_before_the_call_each_frame_stampe
 
     response = await send(hass, camera=PORCH, lookback=3, overlay=True)
 
-    assert response["lookback"] == {PORCH: 3}
+    assert used(response) == {PORCH: 3}
     assert response["frames"] == {PORCH: 4}
     assert response["queued"] == 1
     (gif,) = stored(simulator, response)
@@ -172,6 +177,7 @@ async def test_the_gif_starts_with_the_seconds_before_the_call_each_frame_stampe
     times = list(dict.fromkeys(taken_at for _, taken_at in stamps))  # each size the GIF tried draws them
     assert times == [*camera.taken[2:5], camera.taken[5]]
     assert [round((pressed - t).total_seconds(), 1) for t in times] == [2.5, 1.5, 0.5, 0.0]
+    assert response["lookback"][PORCH]["since"] == camera.taken[2].isoformat()
     assert {name for name, _ in stamps} == {"Porch"}
 
 
@@ -194,7 +200,7 @@ async def test_lookback_as_images_sends_each_buffered_frame_and_counts_them_befo
     assert {name: len(camera.taken) for name, camera in porch.items()} == taken
 
     response = await send(hass, camera=PORCH, lookback=3, frames_as="images")
-    assert response["lookback"] == {PORCH: 3}
+    assert used(response) == {PORCH: 3}
     assert [f["name"] for f in response["files"]] == [f"camera_porch_{n}.jpg" for n in range(1, 5)]
     pictures = stored(simulator, response)
     assert [closest_step(Image.open(io.BytesIO(p)).convert("RGB")) for p in pictures] == [1, 2, 3, 4]
@@ -211,7 +217,8 @@ async def test_a_camera_without_a_buffer_sends_its_live_frames_and_says_none_cam
     await seconds_pass(hass, freezer, 3)
     assert porch[GARDEN].taken == []  # not a lookback camera: never asked
     response = await send(hass, camera=[PORCH, GARDEN], lookback=2)
-    assert response["lookback"] == {PORCH: 2, GARDEN: 0}
+    assert used(response) == {PORCH: 2, GARDEN: 0}
+    assert response["lookback"][GARDEN] == {"frames": 0, "since": None}
     assert response["frames"] == {PORCH: 3, GARDEN: 1}
     assert [f["name"] for f in response["files"]] == ["camera_porch.gif", "camera_garden.jpg"]
     # without `lookback`, the response is as before
@@ -231,7 +238,7 @@ async def test_asking_more_than_the_buffer_holds_sends_what_there_is_and_says_so
     await seconds_pass(hass, freezer, 6)
     await later(hass, freezer, 0.5)
     response = await send(hass, camera=PORCH, lookback=10)
-    assert response["lookback"] == {PORCH: 2}  # asked 10 s, the buffer keeps 2
+    assert used(response) == {PORCH: 2}  # asked 10 s, the buffer keeps 2
     (gif,) = stored(simulator, response)
     assert [closest_step(frame) for frame, _ in frames_of(gif)] == [5, 6, 7]
 
@@ -295,7 +302,7 @@ async def test_buffering_follows_the_alarm_and_a_disarmed_alarm_empties_the_buff
     await seconds_pass(hass, freezer, 3)
     assert len(porch[PORCH].taken) == 4
     await later(hass, freezer, 0.5)
-    assert (await send(hass, camera=PORCH, lookback=3))["lookback"] == {PORCH: 3}
+    assert used(await send(hass, camera=PORCH, lookback=3)) == {PORCH: 3}
     for state in ("disarmed", "unavailable", "unknown", "off"):
         hass.states.async_set(ALARM, state)
         await hass.async_block_till_done(wait_background_tasks=True)
@@ -303,7 +310,7 @@ async def test_buffering_follows_the_alarm_and_a_disarmed_alarm_empties_the_buff
         await seconds_pass(hass, freezer, 5)
         assert len(porch[PORCH].taken) == asked, state
         assert recorder(loaded_entry).memory_bytes == 0, state
-        assert (await send(hass, camera=PORCH, lookback=3))["lookback"] == {PORCH: 0}, state
+        assert used(await send(hass, camera=PORCH, lookback=3)) == {PORCH: 0}, state
         hass.states.async_set(ALARM, "triggered")
         await hass.async_block_till_done(wait_background_tasks=True)
         await seconds_pass(hass, freezer, 1)
@@ -326,7 +333,7 @@ async def test_options_apply_at_once_without_a_reload_and_a_lower_lookback_shrin
     assert recorder(loaded_entry).buffered(PORCH) == 3  # at once, not as new frames come
     await later(hass, freezer, 0.5)
     response = await send(hass, camera=PORCH, lookback=10, frames=1)
-    assert response["lookback"] == {PORCH: 3}
+    assert used(response) == {PORCH: 3}
     # a camera dropped from the options loses its frames and is asked no more
     await set_options(hass, loaded_entry, lookback_cameras=[PORCH])
     assert recorder(loaded_entry).buffered(GARDEN) == 0
@@ -419,7 +426,7 @@ async def test_a_lookback_camera_unavailable_or_removed_is_not_asked_and_sends_a
     porch[PORCH].async_write_ha_state()
     await seconds_pass(hass, freezer, 3)
     assert len(porch[PORCH].taken) == asked + 3
-    assert (await send(hass, camera=PORCH, lookback=3))["lookback"] == {PORCH: 3}
+    assert used(await send(hass, camera=PORCH, lookback=3)) == {PORCH: 3}
 
 
 # --- several sends, one buffer ---------------------------------------------------------------------
@@ -462,8 +469,10 @@ async def test_sends_at_once_each_read_the_buffer_as_it_was_when_called(
         # both sends took this frame (and, after the first, the buffer its beat's), then time moves
         await snapshots_taken(camera, asked + 2 * (frame + 1) + frame)
         await turns(hass, freezer, 1)
+        # the buffer's own frame of this second is in (the sends wait for their next frame meanwhile)
+        await hass.async_block_till_done(wait_background_tasks=True)
     responses = [(await task)[MOM] for task in (first, second)]
-    assert [r["lookback"] for r in responses] == [{PORCH: 3}, {PORCH: 3}]
+    assert [used(r) for r in responses] == [{PORCH: 3}, {PORCH: 3}]
     assert [r["frames"] for r in responses] == [{PORCH: 6}, {PORCH: 6}]
     for response in responses:
         (gif,) = stored(simulator, response)

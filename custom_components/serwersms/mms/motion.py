@@ -118,9 +118,9 @@ async def gather(
     motion = sources.motion
     older = _buffered(lookback, sources.cameras, motion, dt_util.now())
     if motion.lookback > 0:
-        sources.lookback_used.update(
-            (entity_id, len(older.get(entity_id, ()))) for entity_id in sources.cameras
-        )
+        for entity_id in sources.cameras:
+            buffered = older.get(entity_id, ())
+            sources.lookback_used[entity_id] = (len(buffered), buffered[0].taken_at if buffered else None)
     others = AttachmentSources(
         media=sources.media, files=sources.files, urls=sources.urls, verify_ssl=sources.verify_ssl
     )

@@ -41,8 +41,8 @@ class MmsOutcome:
     deferred: bool = False
     recipient_ids: tuple[str, ...] = ()
     frames: tuple[tuple[str, int], ...] = ()  # frames each camera gave, when more than one was asked
-    # buffered frames each camera's pictures start with, when the call asked for `lookback`
-    lookback: tuple[tuple[str, int], ...] = ()
+    # per camera: the buffered frames its pictures start with, and when the oldest was taken (`lookback`)
+    lookback: tuple[tuple[str, tuple[int, datetime | None]], ...] = ()
 
     @property
     def queued(self) -> int:
@@ -79,7 +79,10 @@ class MmsOutcome:
         if self.frames:
             response["frames"] = dict(self.frames)
         if self.lookback:
-            response["lookback"] = dict(self.lookback)
+            response["lookback"] = {
+                camera: {"frames": frames, "since": since.isoformat() if since else None}
+                for camera, (frames, since) in self.lookback
+            }
         return response
 
     def event_data(self) -> dict[str, Any]:
