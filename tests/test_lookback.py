@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from datetime import datetime, timedelta
 import io
 import logging
+import random
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -34,6 +35,7 @@ from custom_components.serwersms.mms.lookback import (
     MAX_LOOKBACK_CAMERAS,
     LookbackBuffer,
     LookbackFrame,
+    shrink_frame,
 )
 from serwersms_simulator import SerwerSmsSimulator
 from tests.helpers import MOM, send
@@ -521,6 +523,81 @@ def test_the_buffer_keeps_the_newest_and_readers_get_a_copy() -> None:
     buffer.add(LookbackFrame(b"\x05", start_at + timedelta(seconds=5)))
     assert [f.content for f in read] == [b"\x02", b"\x03", b"\x04"]  # what was read stays
     assert [f.content for f in buffer.recent(now, 2, 10)] == [b"\x03", b"\x04"]
+    assert [f.content for f in buffer.recent(now, 1, 10)] == [b"\x04"]  # only the last second
     assert [f.content for f in buffer.recent(now, 10, 1)] == [b"\x04"]
     buffer.resize(1)
     assert len(buffer) == 1
+
+
+def test_a_frame_is_held_to_its_bound_even_when_the_picture_is_pure_noise() -> None:
+    """Random pixels: a JPEG of them at 640 px is about 270 KB; the frame is made smaller, not kept so."""
+    pixels = random.Random(7).randbytes(640 * 640 * 3)  # noqa: S311 - test pixels, not a secret
+    noise = Image.frombytes("RGB", (640, 640), pixels)
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    frame = shrink_frame(out.getvalue())
+    assert len(frame) <= MAX_FRAME_BYTES
+    assert max(Image.open(io.BytesIO(frame)).size) <= FRAME_SIDE
+
+
+async def test_frames_older_than_the_lookback_are_not_sent_when_the_camera_stopped_giving_new_ones(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    porch: dict[str, WalkCamera],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await set_options(hass, loaded_entry, lookback_cameras=[PORCH], lookback_seconds=10)
+    await seconds_pass(hass, freezer, 4)
+    porch[PORCH].fail = True  # the buffer gets nothing new; what it holds grows old
+    await seconds_pass(hass, freezer, 5)
+    assert recorder(loaded_entry).buffered(PORCH) == 5
+    porch[PORCH].fail = False
+    response = await send(hass, camera=PORCH, lookback=3)
+    assert used(response) == {PORCH: 0}  # the newest is 5 s old: not the 3 s before the call
+    assert used(await send(hass, camera=PORCH, lookback=6)) == {PORCH: 1}
+
+
+async def test_a_snapshot_under_way_when_the_alarm_is_disarmed_keeps_nothing(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    porch: dict[str, WalkCamera],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    hass.states.async_set(ALARM, "armed_away")
+    await set_options(
+        hass, loaded_entry, lookback_cameras=[PORCH, GARDEN], lookback_seconds=5, lookback_while=ALARM
+    )
+    await seconds_pass(hass, freezer, 2)
+    camera = porch[PORCH]
+    camera.hold = asyncio.Event()
+    await turns(hass, freezer, 1)  # a snapshot of each camera is under way…
+    hass.states.async_set(ALARM, "disarmed")  # …when the alarm is disarmed
+    await turns(hass, freezer, 0)
+    camera.hold.set()
+    camera.hold = None
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert recorder(loaded_entry).memory_bytes == 0
+    assert recorder(loaded_entry).buffered(PORCH) == 0
+
+
+async def test_a_snapshot_under_way_when_its_camera_is_dropped_from_the_options_keeps_nothing(
+    hass: HomeAssistant,
+    loaded_entry: MockConfigEntry,
+    porch: dict[str, WalkCamera],
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    await set_options(hass, loaded_entry, lookback_cameras=[PORCH, GARDEN], lookback_seconds=5)
+    await seconds_pass(hass, freezer, 2)
+    camera = porch[PORCH]
+    camera.hold = asyncio.Event()
+    await turns(hass, freezer, 1)
+    hass.config_entries.async_update_entry(
+        loaded_entry, options={**loaded_entry.options, "lookback_cameras": [GARDEN]}
+    )
+    await turns(hass, freezer, 0)
+    camera.hold.set()
+    camera.hold = None
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert recorder(loaded_entry).buffered(PORCH) == 0
+    assert recorder(loaded_entry).buffered(GARDEN) == 4

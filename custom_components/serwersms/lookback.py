@@ -146,7 +146,7 @@ class LookbackRecorder:
         self._async_update_activity()
 
     def _wanted(self) -> bool:
-        if not self._started or not self._seconds or not self._cameras:
+        if not self._started or not self._cameras:  # no cameras also when lookback_seconds is 0
             return False
         if self._while is None:
             return True
@@ -217,8 +217,7 @@ class LookbackRecorder:
                 del self._in_flight[entity_id]
         if self._backoff.setdefault(entity_id, Backoff()).succeeded():
             _LOGGER.info("Lookback: %s gives frames again", entity_id)
-        if self._timer is None or entity_id not in self._cameras:
-            return  # turned off meanwhile
+        # (Turned off, or the camera dropped, meanwhile: this task was cancelled and never gets here.)
         buffer = self._buffers.get(entity_id)
         if buffer is None:
             buffer = self._buffers[entity_id] = LookbackBuffer(self._seconds)
