@@ -529,6 +529,17 @@ def test_the_buffer_keeps_the_newest_and_readers_get_a_copy() -> None:
     assert len(buffer) == 1
 
 
+def test_a_call_on_the_beat_still_gets_as_many_frames_as_seconds_asked() -> None:
+    """Called exactly 3 s after a frame (the next one still being taken): that frame counts."""
+    buffer = LookbackBuffer(3)
+    start_at = dt_util.now()
+    for n in range(3):
+        buffer.add(LookbackFrame(bytes([n]), start_at + timedelta(seconds=n)))
+    called = start_at + timedelta(seconds=3, microseconds=1000)
+    assert [f.content for f in buffer.recent(called, 3, 3)] == [b"\x00", b"\x01", b"\x02"]
+    assert [f.content for f in buffer.recent(called + timedelta(seconds=0.6), 3, 3)] == [b"\x01", b"\x02"]
+
+
 def test_a_frame_is_held_to_its_bound_even_when_the_picture_is_pure_noise() -> None:
     """Random pixels: a JPEG of them at 640 px is about 270 KB; the frame is made smaller, not kept so."""
     pixels = random.Random(7).randbytes(640 * 640 * 3)  # noqa: S311 - test pixels, not a secret
@@ -555,7 +566,7 @@ async def test_frames_older_than_the_lookback_are_not_sent_when_the_camera_stopp
     porch[PORCH].fail = False
     response = await send(hass, camera=PORCH, lookback=3)
     assert used(response) == {PORCH: 0}  # the newest is 5 s old: not the 3 s before the call
-    assert used(await send(hass, camera=PORCH, lookback=6)) == {PORCH: 1}
+    assert used(await send(hass, camera=PORCH, lookback=6)) == {PORCH: 2}  # 5 and 6 s old
 
 
 async def test_a_snapshot_under_way_when_the_alarm_is_disarmed_keeps_nothing(

@@ -31,6 +31,9 @@ FRAME_SIDE = 640  # about what a fitted GIF frame needs; a lookback frame is nev
 MAX_FRAME_BYTES = 96 * 1024
 # Tried in turn until the frame fits MAX_FRAME_BYTES (a noisy night picture needs the later ones).
 _ATTEMPTS = ((FRAME_SIDE, 80), (FRAME_SIDE, 55), (480, 50), (320, 45))
+# Frames are one a second, so a call that falls on a beat finds the frame `lookback` seconds old a hair
+# too old, and the newest still being taken: half a beat of slack keeps the window `lookback` frames wide.
+WINDOW_SLACK = timedelta(seconds=0.5)
 # A failing camera is asked again after 2, 4, 8, … seconds, never more than this apart.
 MAX_BACKOFF_SECONDS = 60.0
 
@@ -98,10 +101,10 @@ class LookbackBuffer:
         self._frames.clear()
 
     def recent(self, now: datetime, seconds: float, limit: int) -> tuple[LookbackFrame, ...]:
-        """The frames taken in the `seconds` before `now` (at most the newest `limit`), oldest first."""
+        """The frames of the `seconds` (and half a beat) before `now`, the newest `limit`, oldest first."""
         if seconds <= 0 or limit <= 0:
             return ()
-        since = now - timedelta(seconds=seconds)
+        since = now - timedelta(seconds=seconds) - WINDOW_SLACK
         chosen = [frame for frame in tuple(self._frames) if since < frame.taken_at <= now]
         return tuple(chosen[-limit:])
 
