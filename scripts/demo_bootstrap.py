@@ -7,7 +7,9 @@ command-line use. Prints the token file's path. With --press it presses the demo
 MMS the simulator received and the `serwersms_mms_delivery` events Home Assistant fired for it; then
 takes the simulated gateway offline, sends a snapshot MMS that waits in the outbox and checks that it
 goes out exactly once after the gateway is back (the outbox's 30-s retry, real time), and sends the
-same MMS twice with a cooldown to show the second suppressed. Any mismatch exits non-zero.
+same MMS twice with a cooldown to show the second suppressed. Between the press and the outage it turns
+lookback on for the porch camera in the options (3 s), waits 4 s and sends with `lookback: 3`: the GIF
+starts before the call. Any mismatch exits non-zero.
 """
 
 from __future__ import annotations
@@ -600,6 +602,67 @@ async def next_event(
         await ws.close()
 
 
+async def options_form(
+    session: aiohttp.ClientSession, base: str, entry_id: str
+) -> tuple[str, dict[str, Any]]:
+    """Open the account's options flow: its id and the values the form suggests (what is stored)."""
+    form = await flow_step(session, f"{base}/api/config/config_entries/options/flow", {"handler": entry_id})
+    schema = form.get("data_schema")
+    assert isinstance(schema, list)
+    values = {
+        f["name"]: f["description"]["suggested_value"]
+        for f in schema
+        if f.get("description", {}).get("suggested_value") not in (None, "")
+    }
+    return str(form["flow_id"]), values
+
+
+async def set_lookback(session: aiohttp.ClientSession, base: str, entry_id: str, seconds: int) -> None:
+    """Lookback for the porch camera through the options flow, as the UI sets it (0: off)."""
+    flow_id, values = await options_form(session, base, entry_id)
+    values |= {"lookback_cameras": ["camera.porch"] if seconds else [], "lookback_seconds": seconds}
+    result = await flow_step(session, f"{base}/api/config/config_entries/options/flow/{flow_id}", values)
+    if result.get("type") != "create_entry":
+        sys.exit(f"the options flow refused lookback: {result}")
+
+
+async def prove_lookback(session: aiohttp.ClientSession, base: str, entry_id: str) -> None:
+    """The options turn lookback on for the porch; 4 s later a `lookback: 3` GIF starts before the call."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    await set_lookback(session, base, entry_id, 3)
+    try:
+        await asyncio.sleep(4)  # the buffer fills, one frame a second
+        pressed = datetime.now(UTC)
+        reply = await send_mms(
+            session,
+            base,
+            {
+                "entity_id": "notify.mom_mms",
+                "title": "Lookback",
+                "camera": "camera.porch",
+                "lookback": 3,
+                "overlay": True,
+            },
+        )
+    finally:
+        await set_lookback(session, base, entry_id, 0)  # off again: no snapshots while nothing needs them
+    used = reply.get("lookback", {}).get("camera.porch", {})
+    since = datetime.fromisoformat(used["since"]) if used.get("since") else None
+    age = (pressed - since).total_seconds() if since else 0.0
+    print(
+        f"Lookback 3 s on camera.porch (options: lookback_cameras [camera.porch], lookback_seconds 3), "
+        f"called 4 s later: queued={reply.get('queued')}, frames={reply.get('frames')}, "
+        f"lookback={reply.get('lookback')}; the GIF's first frame was taken {age:.1f} s before the call "
+        f"({since.isoformat(timespec='milliseconds') if since else '-'} vs "
+        f"{pressed.astimezone(since.tzinfo if since else UTC).isoformat(timespec='milliseconds')})"
+    )
+    if reply.get("queued") != 1 or used.get("frames") != 3 or age < 2.5:
+        sys.exit(f"expected a GIF starting with 3 buffered frames, the first >= 2.5 s old: {reply}")
+    if reply.get("frames") != {"camera.porch": 4}:
+        sys.exit(f"expected 3 buffered + 1 live frame in the GIF, got {reply.get('frames')}")
+
+
 async def prove_cooldown(
     session: aiohttp.ClientSession, base: str, simulator: str, sensors: dict[str, str]
 ) -> None:
@@ -774,8 +837,11 @@ async def main() -> None:
             # The button's MMS to Family, one deferred and one (not two) behind a cooldown to Mom.
             # … and the channels' MMS, its fallback SMS and a call.
             await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 5)
+            # The button's MMS to Family; to Mom a lookback MMS, one deferred, one (not two) behind a cooldown
+            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 3)
             await wait_outbox_empty(session, args.base, sensors["outbox"])
             await press_and_report(session, args.base, args.simulator, access, 60)
+            await prove_lookback(session, args.base, entry_id)
             await prove_outbox(session, args.base, args.simulator, access, entry_id, sensors)
             await prove_cooldown(session, args.base, args.simulator, sensors)
             grandpa = await ensure_recipient(session, args.base, entry_id, *GRANDPA, args.timeout)

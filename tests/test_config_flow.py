@@ -338,6 +338,8 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "keep_uploads_days": 30,
         "sms_sender": "",
         "heartbeat_minutes": 0,
+        "lookback_cameras": [],
+        "lookback_seconds": 0,
     }
     form = {
         "default_title": "x" * 41,
@@ -365,7 +367,14 @@ async def test_options_form_shows_current_values_and_applies_without_reload(
         "keep_uploads_days": 7,
         "sms_sender": "DOM",
         "heartbeat_minutes": 0,
+        "lookback_cameras": ["camera.porch"],
+        "lookback_seconds": 3,
+        "lookback_while": "alarm_control_panel.home",
     }
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**chosen, "lookback_cameras": [f"camera.c{n}" for n in range(9)]}
+    )
+    assert result["errors"] == {"lookback_cameras": "too_many_lookback_cameras"}
     result = await hass.config_entries.options.async_configure(result["flow_id"], chosen)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
@@ -400,6 +409,9 @@ async def test_every_option_has_a_translated_description() -> None:
         "keep_uploads_days",
         "sms_sender",
         "heartbeat_minutes",
+        "lookback_cameras",
+        "lookback_seconds",
+        "lookback_while",
     }
     for language in ("en", "pl"):
         strings = json.loads(

@@ -35,7 +35,7 @@ def recipients() -> list[tuple[str, list[str]]]:
 
 @pytest.fixture(autouse=True)
 def whole_second(freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Start on a whole second; the client's quick retries without their pauses (the loop's clock is frozen)."""
+    """Start on a whole second; the client's quick retries without pauses (the loop's clock is frozen)."""
     freezer.move_to("2026-11-25 12:00:00+00:00")
     client_without_pauses(monkeypatch)
 

@@ -23,7 +23,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.serwersms import outbox as outbox_module, outbox_disk
-from serwersms_simulator import SerwerSmsSimulator
+from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import SnapshotCamera, make_jpeg
 from tests.helpers import client_without_pauses, later, outbox_files, send
 
@@ -223,3 +223,34 @@ async def test_a_reload_while_an_mms_is_being_deferred_never_overwrites_another_
     assert [m.text for m in simulator.messages] == ["first", "second"]
     sizes = [len(simulator.files[m.file_ids[0]].content) for m in simulator.messages]
     assert sizes[0] != sizes[1]  # each its own picture
+
+
+async def test_an_mms_whose_time_ran_out_during_its_try_is_reported_as_the_try_ends(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    front_door: SnapshotCamera,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Never expired in the middle of its try, and not left waiting after it either: `not_sent` at once."""
+    monotonic = [10_000.0]
+    monkeypatch.setattr(outbox_module, "_monotonic", lambda: monotonic[0])
+    hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 1})
+    await hass.async_block_till_done()
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    await simulator.go_offline()
+    await send(hass, message="alarm", camera="camera.front_door")
+    upload = simulator._files_add
+
+    async def slow_upload(*args: Any) -> Any:
+        monotonic[0] += 120  # the try outlives the MMS's minute
+        return await upload(*args)
+
+    monkeypatch.setattr(simulator, "_files_add", slow_upload)
+    simulator.fail_next("messages/send_mms", Fault("status", status=429), times=10)
+    await simulator.go_online()
+    await later(hass, freezer, 5)  # the probe finds the gateway; the try is refused (429, nothing sent)
+    assert [(e.data["status"], e.data["reason"]) for e in delivery] == [("not_sent", "gateway_unreachable")]
+    assert simulator.messages == []
+    assert hass.states.get(OUTBOX).state == "0"

@@ -34,6 +34,7 @@ from .legacy_notify import (
     async_register_legacy_service,
     async_remove_legacy_service,
 )
+from .lookback import LookbackRecorder
 from .mms.channels import MMS
 from .mms.deferred import DeferredMms
 from .mms.outcome import MmsOutcome, SendAnnouncer
@@ -105,7 +106,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         hass, entry, client, files, announcer=announcer, limit=guard, outbox=outbox, ledger=housekeeping
     )
     heartbeat = Heartbeat(hass, entry, client)
-    for part in (files, delivery, guard, housekeeping, outbox, heartbeat):
+    lookback = LookbackRecorder(hass, entry)
+    for part in (files, delivery, guard, housekeeping, outbox, heartbeat, lookback):
         await part.async_load()
     announcer.async_add_listener(lambda sent: _async_after_send(hass, entry, sent))
     announcer.async_add_listener(delivery.async_follow)
@@ -125,6 +127,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         housekeeping=housekeeping,
         announcer=announcer,
         heartbeat=heartbeat,
+        lookback=lookback,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
@@ -132,6 +135,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     housekeeping.async_start()
     outbox.async_start()
     heartbeat.async_start()
+    lookback.async_start()
     # Home Assistant cancels background tasks *before* EVENT_HOMEASSISTANT_STOP: only a shutdown job
     # runs early enough to let the MMS the outbox is sending finish and be recorded as sent.
     entry.async_on_unload(hass.async_add_shutdown_job(HassJob(outbox.async_stop, "serwersms outbox stop")))
@@ -146,6 +150,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         else:
             guard.async_limit_changed()  # a raised limit takes its repair issue away
             heartbeat.async_kick()  # turned on, off or to another period: re-armed at once
+            lookback.async_options_changed()  # buffering starts, stops or shrinks at once
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
     return True
@@ -268,6 +273,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
     writes its storage: nothing is written after this, so a removed account's files stay removed.
     """
     data = entry.runtime_data
+    if data.lookback is not None:
+        await data.lookback.async_stop()  # no more snapshots while the sends under way finish
     await data.sender.async_stop()
     await data.outbox.async_stop()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -25,6 +25,8 @@ from homeassistant.core import callback
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -60,6 +62,9 @@ from .const import (
     CONF_HEARTBEAT_MINUTES,
     CONF_KEEP_UPLOADS_DAYS,
     CONF_LEGACY_SERVICE,
+    CONF_LOOKBACK_CAMERAS,
+    CONF_LOOKBACK_SECONDS,
+    CONF_LOOKBACK_WHILE,
     CONF_MAX_IMAGE_KB,
     CONF_OUTBOX_MINUTES,
     CONF_PHONE,
@@ -82,6 +87,7 @@ from .const import (
     SUBENTRY_RECIPIENT,
 )
 from .legacy_notify import legacy_service_names, next_legacy_service_name
+from .mms.lookback import MAX_LOOKBACK_CAMERAS, MAX_LOOKBACK_SECONDS
 from .mms.recipients import InvalidPhoneNumberError, normalize_phones
 
 _LOGGER = logging.getLogger(__name__)
@@ -336,12 +342,33 @@ OPTIONS_SCHEMA = vol.Schema(
         vol.Optional(CONF_SMS_SENDER): _TEXT,
         # 0 (off) or MIN_HEARTBEAT_MINUTES..MAX_HEARTBEAT_MINUTES, checked in the step.
         vol.Required(CONF_HEARTBEAT_MINUTES): _number(0, MAX_HEARTBEAT_MINUTES, 1, "min"),
+        vol.Optional(CONF_LOOKBACK_CAMERAS): EntitySelector(
+            EntitySelectorConfig(domain=["camera", "image"], multiple=True)
+        ),
+        vol.Optional(CONF_LOOKBACK_SECONDS): _number(0, MAX_LOOKBACK_SECONDS, 1, "s"),
+        vol.Optional(CONF_LOOKBACK_WHILE): EntitySelector(),
     }
 )
 # Options that are text, kept as typed (stripped); every other option is a whole number.
 _TEXT_OPTIONS = (CONF_DEFAULT_TITLE, CONF_SMS_SENDER)
 # A sender name the gateway can register: up to 11 letters and digits (or a phone number).
 _SENDER_NAME = re.compile(r"[A-Za-z0-9 .\-]{1,11}|\+?[0-9]{3,15}")
+# Lookback: which cameras, how many seconds (0 = off), while which entity is on (none = always).
+LOOKBACK_DEFAULTS: dict[str, Any] = {CONF_LOOKBACK_CAMERAS: [], CONF_LOOKBACK_SECONDS: 0}
+
+
+def _lookback_options(user_input: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The lookback options as stored, and the form's errors (too many cameras)."""
+    cameras = list(dict.fromkeys(user_input.get(CONF_LOOKBACK_CAMERAS) or []))
+    if len(cameras) > MAX_LOOKBACK_CAMERAS:
+        return {}, {CONF_LOOKBACK_CAMERAS: "too_many_lookback_cameras"}
+    options: dict[str, Any] = {
+        CONF_LOOKBACK_CAMERAS: cameras,
+        CONF_LOOKBACK_SECONDS: int(user_input.get(CONF_LOOKBACK_SECONDS) or 0),
+    }
+    if user_input.get(CONF_LOOKBACK_WHILE):
+        options[CONF_LOOKBACK_WHILE] = str(user_input[CONF_LOOKBACK_WHILE])
+    return options, {}
 
 
 class SerwerSmsOptionsFlow(OptionsFlow):
@@ -354,25 +381,21 @@ class SerwerSmsOptionsFlow(OptionsFlow):
             title = str(user_input[CONF_DEFAULT_TITLE]).strip()
             sender = str(user_input.get(CONF_SMS_SENDER) or "").strip()
             heartbeat = int(user_input.get(CONF_HEARTBEAT_MINUTES, DEFAULT_HEARTBEAT_MINUTES))
+            lookback, errors = _lookback_options(user_input)
             if not title or len(title) > MAX_TITLE_LENGTH:
                 errors[CONF_DEFAULT_TITLE] = "title_too_long" if title else "title_empty"
             elif sender and not _SENDER_NAME.fullmatch(sender):
                 errors[CONF_SMS_SENDER] = "invalid_sender"
             elif heartbeat and not MIN_HEARTBEAT_MINUTES <= heartbeat <= MAX_HEARTBEAT_MINUTES:
                 errors[CONF_HEARTBEAT_MINUTES] = "heartbeat_range"
-            else:
+            elif not errors:
                 options: dict[str, Any] = {
                     key: int(user_input[key]) for key in OPTION_DEFAULTS if key not in _TEXT_OPTIONS
                 }
                 return self.async_create_entry(
-                    data={
-                        **self.config_entry.options,
-                        CONF_DEFAULT_TITLE: title,
-                        CONF_SMS_SENDER: sender,
-                        **options,
-                    }
+                    data={CONF_DEFAULT_TITLE: title, CONF_SMS_SENDER: sender, **options, **lookback}
                 )
-        current = {**OPTION_DEFAULTS, **self.config_entry.options, **(user_input or {})}
+        current = {**OPTION_DEFAULTS, **LOOKBACK_DEFAULTS, **self.config_entry.options, **(user_input or {})}
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(OPTIONS_SCHEMA, current),

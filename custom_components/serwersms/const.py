@@ -76,3 +76,8 @@ ISSUE_MMS_NOT_PERMITTED: Final = "mms_not_permitted"
 ISSUE_DAILY_LIMIT_REACHED: Final = "daily_limit_reached"
 ATTR_MESSAGE_KEY: Final = "message"
 ATTR_TITLE_KEY: Final = "title"
+# Lookback: the frames before the trigger, kept in memory while `lookback_while` says it matters.
+CONF_LOOKBACK_CAMERAS: Final = "lookback_cameras"
+CONF_LOOKBACK_SECONDS: Final = "lookback_seconds"
+CONF_LOOKBACK_WHILE: Final = "lookback_while"
+ATTR_LOOKBACK: Final = "lookback"

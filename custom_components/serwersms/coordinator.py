@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .guard import SpendingGuard
     from .heartbeat import Heartbeat
     from .housekeeping import GatewayHousekeeping
+    from .lookback import LookbackRecorder
     from .mms.outcome import SendAnnouncer
     from .mms.sender import MmsSender
     from .mms.uploads import FileIdCache
@@ -51,6 +52,7 @@ class SerwerSmsRuntimeData:
     housekeeping: GatewayHousekeeping
     announcer: SendAnnouncer
     heartbeat: Heartbeat
+    lookback: LookbackRecorder | None = None
 
 
 class CreditsCoordinator(DataUpdateCoordinator[dict[str, Limit]]):

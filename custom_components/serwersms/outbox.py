@@ -393,8 +393,11 @@ class Outbox:
         if self._expiry_timer is not None:
             self._expiry_timer()
             self._expiry_timer = None
-        if self._items and not self._stopping:
-            due = min(mms.deadline for mms in self._items.values())
+        # The MMS being tried is never expired in the middle: its turn ends the try (the drain calls
+        # this again then), so it is not timed here — a timer 1 ms ahead would fire all through the try.
+        deadlines = [mms.deadline for mms in self._items.values() if mms.seq != self._current]
+        if deadlines and not self._stopping:
+            due = min(deadlines)
             self._expiry_timer = async_call_later(self._hass, max(due - now, 0.0) + 0.001, self._expiry_due)
 
     @callback
@@ -449,6 +452,8 @@ class Outbox:
         finally:
             self._current = None
             self._drain_task = None
+            if not self._stopping:
+                self._expire()  # the MMS just tried may have run out of time during its try
 
     async def _pictures_of(self, mms: DeferredMms) -> list[DeferredPicture] | None:
         """`mms`'s pictures, or None (reported `not_sent`) when they cannot be read back."""

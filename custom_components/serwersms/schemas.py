@@ -15,6 +15,7 @@ from .const import (
     ATTR_FRAME_INTERVAL,
     ATTR_FRAMES,
     ATTR_FRAMES_AS,
+    ATTR_LOOKBACK,
     ATTR_MEDIA,
     ATTR_OVERLAY,
     ATTR_TEST,
@@ -42,6 +43,7 @@ ATTACHMENT_FIELDS: dict[vol.Marker, Any] = {
     vol.Optional(ATTR_FRAME_INTERVAL): vol.Coerce(float),
     vol.Optional(ATTR_FRAMES_AS): cv.string,
     vol.Optional(ATTR_OVERLAY, default=False): cv.boolean,
+    vol.Optional(ATTR_LOOKBACK): vol.Coerce(float),  # seconds; range checked in mms/lookback.py
 }
 
 
@@ -64,6 +66,7 @@ def build_request(
                 data.get(ATTR_FRAME_INTERVAL),
                 data.get(ATTR_FRAMES_AS),
                 bool(data.get(ATTR_OVERLAY, False)),
+                data.get(ATTR_LOOKBACK),
             ),
         ),
         file_ids=list(data.get(ATTR_FILE_ID, [])),

@@ -1125,3 +1125,119 @@ async def test_store_benchmark(
     write_figures(figures, "storage")
     print("\nend of benchmark")
     loop.set_debug(True)
+
+
+async def test_lookback_benchmark(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Lookback of 4 cameras of 1920x1080 keeping 5 s, for 20 s of real time (CPU needs real time).
+
+    The loop's longest stall, the process's CPU time over wall time (its idle baseline measured the
+    same way with lookback off), RSS growth, the age of the first frame of a `lookback: 3` send, and
+    the snapshots lookback off takes.
+    """
+    from homeassistant.setup import async_setup_component  # noqa: PLC0415
+    from pytest_homeassistant_custom_component.common import setup_test_component_platform  # noqa: PLC0415
+
+    from custom_components.serwersms.const import (  # noqa: PLC0415
+        CONF_LOOKBACK_CAMERAS,
+        CONF_LOOKBACK_SECONDS,
+    )
+
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    cameras = []
+    for n in range(4):
+        camera = BurstCamera(f"Lookback {n}")
+        camera.frames = walking_frames(5, 1920, 1080, 900 + n)
+        cameras.append(camera)
+    setup_test_component_platform(hass, "camera", cameras)
+    assert await async_setup_component(hass, "camera", {"camera": {"platform": "test"}})
+    await hass.async_block_till_done()
+    names = [f"camera.lookback_{n}" for n in range(4)]
+
+    def set_seconds(seconds: int) -> None:
+        options = {CONF_LOOKBACK_CAMERAS: names, CONF_LOOKBACK_SECONDS: seconds}
+        hass.config_entries.async_update_entry(loaded_entry, options={**loaded_entry.options, **options})
+
+    async def watch(seconds: float) -> tuple[float, float, float]:
+        """Longest loop stall (ms), CPU % of one core and the largest RSS (MB) over `seconds`."""
+        stalls, memory = [0.0], [rss_mb()]
+        cpu, wall = time.process_time(), time.perf_counter()
+        end = wall + seconds
+        next_sample = wall
+        while time.perf_counter() < end:
+            started = loop.time()
+            await asyncio.sleep(0.005)
+            stalls.append(loop.time() - started - 0.005)
+            if time.perf_counter() >= next_sample:
+                memory.append(rss_mb())
+                next_sample += 0.5
+        percent = (time.process_time() - cpu) / (time.perf_counter() - wall) * 100
+        return max(stalls) * 1000, percent, max(memory)
+
+    set_seconds(0)  # cameras chosen, lookback off
+    await hass.async_block_till_done()
+    asked = sum(camera.snapshots for camera in cameras)
+    _, idle_cpu, _ = await watch(5)
+    off_per_min = (sum(camera.snapshots for camera in cameras) - asked) * 60 / 5
+
+    before = rss_mb()
+    set_seconds(5)
+    stall, cpu, peak = await watch(20)
+    lookback = loaded_entry.runtime_data.lookback
+    assert lookback is not None
+    buffered_kb = lookback.memory_bytes / 1024
+    pressed = dt_util.now()
+    response = await hass.services.async_call(
+        "serwersms",
+        "send_mms",
+        {"entity_id": "notify.mom_mms", "camera": names[0], "lookback": 3, "overlay": True},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    reply: Any = response["notify.mom_mms"]
+    since = dt_util.parse_datetime(reply["lookback"][names[0]]["since"])
+    assert since is not None
+    age = (pressed - since).total_seconds()
+    set_seconds(0)
+    await hass.async_block_till_done()
+
+    figures = {
+        "lookback_4cams_loop_stall_ms": round(stall, 1),
+        "lookback_4cams_cpu_percent": round(cpu, 1),
+        "lookback_idle_cpu_percent": round(idle_cpu, 1),
+        "lookback_4cams_mb": round(peak - before, 1),
+        "lookback_4cams_buffer_kb": round(buffered_kb),
+        "lookback_first_frame_age_s": round(age, 2),
+        "lookback_first_frame_count": reply["lookback"][names[0]]["frames"],
+        "lookback_off_snapshots_per_min": round(off_per_min),
+    }
+    rows = [
+        (
+            "14 lookback: 4 cameras 1920x1080, 5 s, 20 s real: longest loop stall",
+            f"{stall:.1f} ms",
+            "<= 20 ms",
+        ),
+        (
+            "15 lookback: process CPU / wall time (idle baseline alongside)",
+            f"{cpu:.1f} % ({idle_cpu:.1f} % with lookback off)",
+            "<= 15 %",
+        ),
+        (
+            "16 lookback: RSS growth (frames held)",
+            f"+{peak - before:.1f} MB ({buffered_kb:.0f} KB buffered)",
+            "<= 40 MB",
+        ),
+        (
+            "17 lookback: 3 -> age of the first frame at the call",
+            f"{age:.2f} s ({reply['lookback'][names[0]]['frames']} frames)",
+            ">= 2.5 s",
+        ),
+        ("18 lookback off: snapshots a minute", f"{off_per_min:.0f}", "== 0"),
+    ]
+    print("\nSerwerSMS lookback benchmark: real time, one run\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "lookback")
+    loop.set_debug(True)

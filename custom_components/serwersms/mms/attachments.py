@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ class AttachmentSources:
     urls: list[str] = field(default_factory=list)
     verify_ssl: bool = True
     motion: Motion = field(default_factory=Motion)
+    # Filled as the cameras are pictured: how many buffered frames each camera's pictures start with,
+    # and when the oldest was taken (only when the call asked for `lookback`; see `motion.gather`).
+    lookback_used: dict[str, tuple[int, datetime | None]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         """How many attachments these sources give (with `frames_as: images`, every frame is one)."""

@@ -18,6 +18,7 @@ import math
 from homeassistant.exceptions import HomeAssistantError
 
 from ..errors import invalid
+from .lookback import lookback_frames, lookback_seconds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -39,15 +40,28 @@ class Motion:
     interval: float = 1.0
     frames_as: str = FRAMES_AS_GIF
     overlay: bool = False
+    lookback: float = 0.0  # seconds of buffered frames before the call, ahead of the live ones
+
+    @property
+    def lookback_limit(self) -> int:
+        """The most buffered frames a camera adds: a camera's frames are at most MAX_FRAMES in all."""
+        return min(lookback_frames(self.lookback), MAX_FRAMES - self.frames)
 
     @property
     def pictures_per_camera(self) -> int:
-        """Attachments each camera gives: every frame with `images`, one GIF (or picture) otherwise."""
-        return self.frames if self.frames_as == FRAMES_AS_IMAGES else 1
+        """Attachments each camera may give: every frame with `images` (buffered ones too), else one.
+
+        Counted as asked, before any snapshot: a camera whose buffer holds fewer frames gives fewer.
+        """
+        return self.frames + self.lookback_limit if self.frames_as == FRAMES_AS_IMAGES else 1
 
 
 def motion_settings(
-    frames: float | None, interval: float | None, frames_as: str | None, overlay: bool
+    frames: float | None,
+    interval: float | None,
+    frames_as: str | None,
+    overlay: bool,
+    lookback: float | None = None,
 ) -> Motion:
     """The caller's motion fields, checked: a translated error for anything out of range."""
     count = MIN_FRAMES if frames is None else frames
@@ -64,7 +78,7 @@ def motion_settings(
     kind = FRAMES_AS_GIF if frames_as is None else frames_as
     if kind not in (FRAMES_AS_GIF, FRAMES_AS_IMAGES):
         raise invalid("frames_as_invalid", frames_as=kind)
-    return Motion(int(count), seconds, kind, overlay)
+    return Motion(int(count), seconds, kind, overlay, lookback_seconds(lookback))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
@@ -17,9 +19,10 @@ from homeassistant.util import dt as dt_util
 from . import attachments
 from .attachments import AttachmentSources
 from .fitting import Animation, FitItem, Picture
-from .frames import FRAMES_AS_IMAGES, Burst, Motion, take_bursts
+from .frames import FRAMES_AS_IMAGES, Burst, Frame, Motion, take_bursts
 from .gif import Label
 from .images import FittedImage
+from .lookback import LookbackFrames
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,7 @@ class Gathered:
         return frames
 
 
-async def _snapshot(hass: HomeAssistant, entity_id: str) -> tuple[bytes, str | None]:
+async def snapshot(hass: HomeAssistant, entity_id: str) -> tuple[bytes, str | None]:
     """One picture of a camera or image entity (HomeAssistantError `snapshot_failed` when it fails)."""
     (picture,) = await attachments.collect(hass, AttachmentSources(cameras=[entity_id]))
     return picture.content, picture.content_type
@@ -74,9 +77,50 @@ def _camera_items(hass: HomeAssistant, burst: Burst, motion: Motion) -> list[Fit
     ]
 
 
-async def gather(hass: HomeAssistant, sources: AttachmentSources) -> Gathered:
-    """Take the cameras' frames and fetch every other attachment, all at once."""
+def lookback_of(entry: Any) -> LookbackFrames | None:
+    """The lookback recorder of a loaded account (None before it is loaded, or for no account)."""
+    recorder: LookbackFrames | None = getattr(getattr(entry, "runtime_data", None), "lookback", None)
+    return recorder
+
+
+def _with_lookback(burst: Burst, older: tuple[Frame, ...]) -> Burst:
+    """The camera's buffered frames, then its live ones, numbered as they come (gaps kept)."""
+    if not older:
+        return burst
+    live = [Frame(len(older) + f.number, f.content, f.content_type, f.taken_at) for f in burst.frames]
+    return Burst(burst.entity_id, [*older, *live])
+
+
+def _buffered(
+    lookback: LookbackFrames | None, entity_ids: Sequence[str], motion: Motion, now: datetime
+) -> dict[str, tuple[Frame, ...]]:
+    """Each camera's buffered frames of the `motion.lookback` seconds before `now` (copies, read once)."""
+    if lookback is None or motion.lookback <= 0:
+        return {}
+    found: dict[str, tuple[Frame, ...]] = {}
+    for entity_id in entity_ids:
+        frames = lookback.recent(entity_id, now, motion.lookback, motion.lookback_limit)
+        found[entity_id] = tuple(
+            Frame(number, frame.content, "image/jpeg", frame.taken_at)
+            for number, frame in enumerate(frames, start=1)
+        )
+    return found
+
+
+async def gather(
+    hass: HomeAssistant, sources: AttachmentSources, lookback: LookbackFrames | None = None
+) -> Gathered:
+    """Take the cameras' frames and fetch every other attachment, all at once.
+
+    With `lookback` asked, each camera's pictures start with the frames its buffer took in the
+    seconds before this call (read now, before the live frames: the buffer moves on meanwhile).
+    """
     motion = sources.motion
+    older = _buffered(lookback, sources.cameras, motion, dt_util.now())
+    if motion.lookback > 0:
+        for entity_id in sources.cameras:
+            buffered = older.get(entity_id, ())
+            sources.lookback_used[entity_id] = (len(buffered), buffered[0].taken_at if buffered else None)
     others = AttachmentSources(
         media=sources.media, files=sources.files, urls=sources.urls, verify_ssl=sources.verify_ssl
     )
@@ -85,17 +129,19 @@ async def gather(hass: HomeAssistant, sources: AttachmentSources) -> Gathered:
             sources.cameras,
             motion.frames,
             motion.interval,
-            lambda entity_id: _snapshot(hass, entity_id),
+            lambda entity_id: snapshot(hass, entity_id),
             dt_util.now,
         ),
         attachments.collect(hass, others),
     )
     items: list[FitItem] = []
     cameras: list[str | None] = []
-    for burst in bursts:
+    for taken in bursts:
+        burst = _with_lookback(taken, older.get(taken.entity_id, ()))
         pictured = _camera_items(hass, burst, motion)
         items += pictured
-        cameras += [burst.entity_id if motion.frames > 1 else None] * len(pictured)
+        reported = motion.frames > 1 or motion.lookback > 0
+        cameras += [burst.entity_id if reported else None] * len(pictured)
     items += [Picture(found.content, found.filename) for found in fetched]
     cameras += [None] * len(fetched)
     return Gathered(items, cameras)

@@ -47,6 +47,8 @@ class MmsOutcome:
     fallback: FallbackPlan | None = None  # what follows for numbers the MMS does not reach
     is_fallback: bool = False  # this send is itself a fallback
     message: str | None = None
+    # per camera: the buffered frames its pictures start with, and when the oldest was taken (`lookback`)
+    lookback: tuple[tuple[str, tuple[int, datetime | None]], ...] = ()
 
     @property
     def queued(self) -> int:
@@ -83,6 +85,11 @@ class MmsOutcome:
             response["deferred"] = deferred
         if self.frames:
             response["frames"] = dict(self.frames)
+        if self.lookback:
+            response["lookback"] = {
+                camera: {"frames": frames, "since": since.isoformat() if since else None}
+                for camera, (frames, since) in self.lookback
+            }
         return response
 
     def event_data(self) -> dict[str, Any]:

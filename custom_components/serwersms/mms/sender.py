@@ -258,7 +258,7 @@ class MmsSender:
         """The fitted pictures, and how many frames each camera gave (bursts only)."""
         await attachments.check_sources(self._hass, sources)
         # The raw pictures (megabytes each) live only until they are fitted.
-        gathered = await motion.gather(self._hass, sources)
+        gathered = await motion.gather(self._hass, sources, motion.lookback_of(self._entry))
         fitted = await self._fit(gathered.items, budget)
         return fitted, gathered.frames_sent(fitted)
 
@@ -541,6 +541,7 @@ class MmsSender:
             fallback=request.fallback,
             is_fallback=request.is_fallback,
             message=request.message,
+            lookback=tuple(request.sources.lookback_used.items()),
         )
 
     async def _defer(
