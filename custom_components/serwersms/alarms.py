@@ -37,6 +37,7 @@ from collections.abc import Iterable, Mapping
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import logging
 import secrets
 from typing import Any, Final, TypedDict
@@ -390,8 +391,12 @@ class AlarmLadder:
             self._advance(alarm)  # it ran out while Home Assistant was down
             return
         alarm.unsub = async_track_point_in_utc_time(
-            self._hass, lambda _now: self._advance(alarm), alarm.deadline
+            self._hass, partial(self._deadline_passed, alarm), alarm.deadline
         )
+
+    @callback
+    def _deadline_passed(self, alarm: Alarm, _now: datetime) -> None:
+        self._advance(alarm)
 
     @callback
     def _advance(self, alarm: Alarm) -> None:
