@@ -6,6 +6,7 @@ SMS, calls, reply listings), the `serwersms_alarm` events and the `Alarm` event 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import logging
 from typing import Any
@@ -16,7 +17,7 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.serwersms.storage import storage_key
 from serwersms_simulator import SerwerSmsSimulator
@@ -181,7 +182,10 @@ async def test_a_reply_from_a_stranger_changes_nothing_and_is_logged_masked(
     await later(hass, freezer, 10)
     await until(hass, lambda: listings(simulator) == 1, "a poll")
     assert [e["type"] for e in events] == ["raised"]
-    assert "+48*****1222" in caplog.text
+    await later(hass, freezer, 10)
+    await later(hass, freezer, 10)
+    await until(hass, lambda: listings(simulator) == 3, "two more polls")
+    assert caplog.text.count("+48*****1222") == 1  # a reply is handled once, not at every poll
     assert STRANGER not in caplog.text
     simulator.inject_reply(MOM_PHONE, "ok")
     await later(hass, freezer, 10)
@@ -456,3 +460,34 @@ async def test_thousands_of_replies_on_the_account_are_paged_and_older_ones_neve
     await until(hass, lambda: len(events) == 2, "the acknowledgement on page 3")
     assert events[1]["by"] == "Mom"
     assert [r.fields["page"] for r in simulator.requests_to("messages/recived")] == [1, 2, 3]
+
+
+async def test_an_acknowledgement_while_a_step_is_being_marked_started_stops_that_step(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = alarm_events(hass)
+    await raise_alarm(hass, title="Race", message="m", steps=LADDER)
+    await until(hass, lambda: sent(simulator) == (1, 1, 0), "step 1")
+    await tick_by(hass, freezer, 110)
+    # A slow disk: the store's writes wait until the test lets them through.
+    store = loaded_entry.runtime_data.alarms._store
+    written = store.async_save
+    disk = asyncio.Event()
+
+    async def slow_save(data: Any) -> None:
+        await disk.wait()
+        await written(data)
+
+    monkeypatch.setattr(store, "async_save", slow_save)
+    freezer.tick(timedelta(seconds=10))
+    async_fire_time_changed(hass)  # step 2 is due: its started mark is being written …
+    await acknowledge(hass)  # … when the acknowledgement comes
+    disk.set()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await tick_by(hass, freezer, 600, step=60)
+    assert sent(simulator) == (1, 1, 0)
+    assert [e["type"] for e in events] == ["raised", "acknowledged"]
