@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .alarms import AlarmLadder
 from .api import DEFAULT_BASE_URL, SerwerSmsClient, SerwerSmsError
 from .const import (
     AUTH_TOKEN,
@@ -107,10 +108,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     )
     heartbeat = Heartbeat(hass, entry, client)
     lookback = LookbackRecorder(hass, entry)
-    for part in (files, delivery, guard, housekeeping, outbox, heartbeat, lookback):
+    alarms = AlarmLadder(hass, entry, client, sender)
+    for part in (files, delivery, guard, housekeeping, outbox, heartbeat, lookback, alarms):
         await part.async_load()
     announcer.async_add_listener(lambda sent: _async_after_send(hass, entry, sent))
     announcer.async_add_listener(delivery.async_follow)
+    announcer.async_add_listener(alarms.async_sent)
     # Made here, before any platform: the recipients' devices are reached through it (via_device_id).
     account_device = dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id, **account_device_info(entry)
@@ -128,6 +131,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
         announcer=announcer,
         heartbeat=heartbeat,
         lookback=lookback,
+        alarms=alarms,
     )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     delivery.async_start()
@@ -136,6 +140,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) ->
     outbox.async_start()
     heartbeat.async_start()
     lookback.async_start()
+    alarms.async_start()
     # Home Assistant cancels background tasks *before* EVENT_HOMEASSISTANT_STOP: only a shutdown job
     # runs early enough to let the MMS the outbox is sending finish and be recorded as sent.
     entry.async_on_unload(hass.async_add_shutdown_job(HassJob(outbox.async_stop, "serwersms outbox stop")))
@@ -273,6 +278,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
     writes its storage: nothing is written after this, so a removed account's files stay removed.
     """
     data = entry.runtime_data
+    # No alarm step starts any more; the steps under way finish with the sends below.
+    await data.alarms.async_stop()
     if data.lookback is not None:
         await data.lookback.async_stop()  # no more snapshots while the sends under way finish
     await data.sender.async_stop()
@@ -297,4 +304,5 @@ async def async_remove_entry(hass: HomeAssistant, entry: SerwerSmsConfigEntry) -
     await SpendingGuard.async_remove_store(hass, entry.entry_id)
     await GatewayHousekeeping.async_remove_store(hass, entry.entry_id)
     await Outbox.async_remove(hass, entry.entry_id)
+    await AlarmLadder.async_remove_store(hass, entry.entry_id)
     clear_all_issues(hass, entry)

@@ -19,6 +19,7 @@ from .issue import clear_issue
 if TYPE_CHECKING:
     # Only the runtime data's field types: every platform imports this module, and none of them
     # needs the send pipeline loaded to get at its config entry type.
+    from .alarms import AlarmLadder
     from .delivery import DeliveryTracker
     from .guard import SpendingGuard
     from .heartbeat import Heartbeat
@@ -52,6 +53,7 @@ class SerwerSmsRuntimeData:
     housekeeping: GatewayHousekeeping
     announcer: SendAnnouncer
     heartbeat: Heartbeat
+    alarms: AlarmLadder
     lookback: LookbackRecorder | None = None
 
 

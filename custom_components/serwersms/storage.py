@@ -10,6 +10,7 @@ ledger — for each MMS counted. Each lives in `<config>/.storage/`:
 - `serwersms.<entry_id>.delivery` — `delivery.py`, message ids awaiting a final report (24 h at most);
 - `serwersms.<entry_id>.guard` — `guard.py`, today's count per number and the cooldowns;
 - `serwersms.<entry_id>.heartbeat` — `heartbeat.py`, the ids of the heartbeat SMS scheduled at the gateway;
+- `serwersms.<entry_id>.alarms` — `alarms.py`, open alarms (step, deadline, SMS ids) and reply ids handled;
 - `serwersms.<entry_id>.outbox/` — `outbox_disk.py`, one file per waiting MMS (its own `version`, checked).
 
 The large ones are serialized in the executor, not in the event loop. A store written by an older

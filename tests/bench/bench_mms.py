@@ -1240,4 +1240,145 @@ async def test_lookback_benchmark(
     print("\nSerwerSMS lookback benchmark: real time, one run\n")
     print(table(("case", "figure", "target"), rows))
     write_figures(figures, "lookback")
+
+
+async def test_alarm_benchmark(
+    hass: HomeAssistant, simulator: SerwerSmsSimulator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Alarms on a simulated clock: idle requests, reply polling, acknowledgement latency, the ack race."""
+    import random  # noqa: PLC0415
+
+    from homeassistant.config_entries import ConfigSubentryData  # noqa: PLC0415
+    from homeassistant.core import Event, callback  # noqa: PLC0415
+
+    from tests.conftest import entry_data  # noqa: PLC0415
+
+    loop = asyncio.get_running_loop()
+    loop.set_debug(False)
+    freezer.move_to("2026-11-25 12:00:00+00:00")
+    entry = MockConfigEntry(
+        domain="serwersms",
+        title="SerwerSMS",
+        unique_id="bench-alarms",
+        version=1,
+        minor_version=2,
+        data=entry_data(simulator),
+        options={CONF_DAILY_LIMIT: 0},
+        subentries_data=[
+            ConfigSubentryData(
+                subentry_type="recipient", title=name, data={"name": name, "phone": phones}, unique_id=None
+            )
+            for name, phones in (("Mom", ["+48500600700"]), ("Family", ["+48500600701", "+48500600702"]))
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    events: list[dict[str, Any]] = []
+
+    @callback
+    def fired(event: Event) -> None:
+        events.append(dict(event.data))
+
+    hass.bus.async_listen("serwersms_alarm", fired)
+    sends = ("messages/send_mms", "messages/send_sms", "messages/send_voice")
+
+    def sent() -> int:
+        return sum(len(simulator.requests_to(endpoint)) for endpoint in sends)
+
+    async def tick(seconds: float) -> None:
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    async def raise_alarm(steps: list[dict[str, Any]]) -> str:
+        response = await hass.services.async_call(
+            "serwersms",
+            "raise_alarm",
+            {"title": "Bench", "message": "alarm", "steps": steps},
+            blocking=True,
+            return_response=True,
+        )
+        await hass.async_block_till_done(wait_background_tasks=True)
+        assert response is not None
+        return str(response["alarm_id"])
+
+    # A simulated day with no alarm open: every request but the hourly credits poll.
+    before = len(simulator.requests)
+    for _ in range(24 * 60):
+        await tick(60)
+    idle = len([r for r in simulator.requests[before:] if r.endpoint != "account/limits"])
+
+    # One alarm open for ten minutes: listings per minute.
+    await raise_alarm([{"recipients": ["notify.mom_mms"], "channel": "sms", "wait": 3600}])
+    listed = len(simulator.requests_to("messages/recived"))
+    for _ in range(600):
+        await tick(1)
+    per_min = (len(simulator.requests_to("messages/recived")) - listed) / 10
+
+    # Acknowledgement latency: a reply at a random moment of the poll cycle → `acknowledged`.
+    rng = random.Random(22)  # noqa: S311 - reproducible timings, not secrets
+    latencies: list[float] = []
+    await hass.services.async_call("serwersms", "acknowledge", {}, blocking=True)
+    for _ in range(RUNS):
+        await raise_alarm([{"recipients": ["notify.mom_mms"], "channel": "sms", "wait": 3600}])
+        await tick(rng.uniform(0, 10))
+        simulator.inject_reply("+48500600700", "ok")
+        waited = 0.0
+        while events[-1]["type"] != "acknowledged":
+            await tick(0.5)
+            waited += 0.5
+        latencies.append(waited)
+
+    # 100 ladders whose reply races a step's deadline: messages that went out after the acknowledgement.
+    after_ack = escalations = 0
+    for _ in range(100):
+        wait = rng.randint(10, 30)
+        steps = [
+            {"recipients": ["notify.mom_mms"], "channel": "sms", "wait": wait},
+            {"recipients": ["notify.family_mms"], "channel": "call", "wait": wait},
+            {"recipients": ["notify.mom_mms"], "channel": "sms", "wait": wait},
+        ]
+        seen = len(events)
+        await raise_alarm(steps)
+        reply_at = wait + rng.uniform(-10, 2)
+        elapsed = 0.0
+        replied = False
+        settled: int | None = None
+        while elapsed < 3 * wait + 15:
+            if not replied and elapsed >= reply_at:
+                simulator.inject_reply("+48500600700", "ok")
+                replied = True
+            await tick(1)
+            elapsed += 1
+            kinds = [e["type"] for e in events[seen:]]
+            if settled is None and "acknowledged" in kinds:
+                settled = sent()  # what had started before the acknowledgement has finished by now
+                after_ack += len(kinds[kinds.index("acknowledged") + 1 :])
+        assert settled is not None
+        after_ack += sent() - settled
+        escalations += [e["type"] for e in events[seen:]].count("escalated")
+
+    figures = {
+        "alarm_ack_latency_s": max(latencies),
+        "alarm_ack_latency_median_s": statistics.median(latencies),
+        "alarm_race_escalations": escalations,
+        "alarm_requests_idle_day": idle,
+        "alarm_poll_requests_per_min": per_min,
+        "alarm_sent_after_ack": after_ack,
+    }
+    rows = [
+        ("14 alarms: reply → acknowledged (worst of runs)", f"{max(latencies):.1f} s", "<= 12 s"),
+        ("14 alarms: a day with none open", f"{idle} requests", "== 0"),
+        ("14 alarms: one open, reply listings", f"{per_min:g} per minute", "<= 6"),
+        (
+            "14 alarms: 100 ladders, reply racing a deadline",
+            f"{after_ack} sent after the ack ({escalations} escalated first)",
+            "== 0",
+        ),
+    ]
+    print("\nSerwerSMS alarm benchmark: simulated clock\n")
+    print(table(("case", "figure", "target"), rows))
+    write_figures(figures, "alarm")
+    assert await hass.config_entries.async_unload(entry.entry_id)
     loop.set_debug(True)
