@@ -804,6 +804,57 @@ async def prove_channels(
         sys.exit(f"expected one call to Mom, got {calls}")
 
 
+async def prove_alarm(session: aiohttp.ClientSession, base: str, simulator: str) -> None:
+    """An alarm: MMS + instruction SMS to Mom; her reply acknowledges it; the call step never goes out."""
+    loop = asyncio.get_running_loop()
+    title = f"Demo alarm {secrets.token_hex(3)}"
+    data = {
+        "title": title,
+        "message": "The porch camera saw someone.",
+        "camera": "camera.porch",
+        "steps": [
+            {"recipients": ["notify.mom_mms"], "channel": "mms", "wait": 30},
+            {"recipients": ["notify.family_mms"], "channel": "call", "wait": 30},
+        ],
+    }
+    started = loop.time()
+    url = f"{base}/api/services/serwersms/raise_alarm?return_response"
+    async with session.post(url, json=data) as response:
+        if response.status != 200:
+            sys.exit(f"serwersms.raise_alarm: HTTP {response.status}: {await response.text()}")
+        alarm_id = (await response.json())["service_response"]["alarm_id"]
+    instruction = f"Alarm: {title}. Reply to this SMS to acknowledge."
+    while not (
+        sms := [m for m in (await simulator_state(session, simulator))["sms"] if m["text"] == instruction]
+    ):
+        if loop.time() - started > 20:
+            sys.exit("no instruction SMS within 20 s of serwersms.raise_alarm")
+        await asyncio.sleep(0.5)
+    calls_before = len((await simulator_state(session, simulator))["calls"])
+    reply = {"phone": "+48500600700", "text": "On my way", "message_id": sms[0]["id"]}
+    await simulator_control(session, simulator, "reply", reply)
+    replied = loop.time()
+    while True:
+        async with session.get(f"{base}/api/states/event.serwersms_alarm") as response:
+            attributes = (await response.json()).get("attributes", {})
+        if attributes.get("alarm_id") == alarm_id and attributes.get("event_type") == "acknowledged":
+            break
+        if loop.time() - replied > 15:
+            sys.exit(f"alarm {alarm_id} not acknowledged within 15 s of the reply: {attributes}")
+        await asyncio.sleep(0.5)
+    latency = loop.time() - replied
+    await asyncio.sleep(max(0.0, started + 35 - loop.time()))  # past step 2's deadline
+    calls = len((await simulator_state(session, simulator))["calls"]) - calls_before
+    print(
+        f"Alarm {alarm_id}: MMS + instruction SMS to Mom; her reply acknowledged it in {latency:.1f} s "
+        f"(by={attributes.get('by')}, via={attributes.get('via')}); calls after the ack: {calls}"
+    )
+    if attributes.get("by") != "Mom" or attributes.get("via") != "reply" or calls != 0:
+        sys.exit(
+            f"expected Mom's reply to stop the ladder before its call step, got {attributes}, {calls} calls"
+        )
+
+
 async def main() -> None:
     """Bootstrap and report."""
     parser = argparse.ArgumentParser()
@@ -834,11 +885,9 @@ async def main() -> None:
         if args.press:
             sensors = await account_sensors(session, args.base, access, entry_id)
             family = len(dict(RECIPIENTS)["Family"].split(", "))
-            # The button's MMS to Family, one deferred and one (not two) behind a cooldown to Mom.
-            # … and the channels' MMS, its fallback SMS and a call.
-            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 5)
-            # The button's MMS to Family; to Mom a lookback MMS, one deferred, one (not two) behind a cooldown
-            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 3)
+            # The button's MMS to Family; to Mom a lookback MMS, one deferred, one (not two) behind a
+            # cooldown; the channels' MMS, its fallback SMS and a call; the alarm's MMS and its SMS.
+            await check_daily_room(session, args.base, entry_id, sensors["mms_sent_today"], family + 8)
             await wait_outbox_empty(session, args.base, sensors["outbox"])
             await press_and_report(session, args.base, args.simulator, access, 60)
             await prove_lookback(session, args.base, entry_id)
@@ -846,6 +895,7 @@ async def main() -> None:
             await prove_cooldown(session, args.base, args.simulator, sensors)
             grandpa = await ensure_recipient(session, args.base, entry_id, *GRANDPA, args.timeout)
             await prove_channels(session, args.base, args.simulator, access, grandpa)
+            await prove_alarm(session, args.base, args.simulator)
 
 
 if __name__ == "__main__":
