@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from serwersms_simulator import SerwerSmsSimulator
+from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import NO_MMS_NUMBER
 from tests.helpers import call_send_mms, client_without_pauses
 
@@ -217,3 +217,23 @@ async def test_an_mms_with_a_fallback_waits_in_the_outbox_across_a_restart_and_k
     assert [m.phone for m in simulator.messages] == [NO_MMS_NUMBER]
     await advance(hass, freezer, 60)
     assert [(m.phone, m.text) for m in simulator.sms] == [(NO_MMS_NUMBER, "Alarm: Ruch przy drzwiach")]
+
+
+async def test_a_fallback_that_may_have_gone_out_is_never_reported_not_sent(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A 5xx on the fallback's send: it may have been sent, so it is `unknown`, not `not_sent`."""
+    delivery = async_capture_events(hass, "serwersms_mms_delivery")
+    sent = async_capture_events(hass, "serwersms_mms_sent")
+    simulator.delivery_delay = 5
+    simulator.fail_next("messages/send_sms", Fault("status", status=502))
+    await alarm(hass, OLD_PHONE, fallback="sms")
+    await advance(hass, freezer, 60)
+    assert [e.data["status"] for e in delivery if e.data["channel"] == "sms"] == []
+    fallback = [e.data for e in sent if e.data["channel"] == "sms"]
+    assert [(d["fallback"], [r["status"] for r in d["recipients"]]) for d in fallback] == [
+        (True, ["unknown"])
+    ]

@@ -13,7 +13,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
 from .alarms import AlarmLadder
-from .api import DEFAULT_BASE_URL, SerwerSmsClient, SerwerSmsError
+from .api import DEFAULT_BASE_URL, SerwerSmsClient, SerwerSmsError, SerwerSmsOutcomeUnknownError
 from .const import (
     AUTH_TOKEN,
     CONF_API_TOKEN,
@@ -190,6 +190,9 @@ async def _async_send_fallback(entry: SerwerSmsConfigEntry, order: FallbackOrder
     )
     try:
         await entry.runtime_data.sender.async_send(request)
+    except SerwerSmsOutcomeUnknownError:
+        # It may have gone out: announced as `unknown` (serwersms_mms_sent), never reported not sent.
+        _LOGGER.warning("The %s fallback got no clear answer; it may have been sent", order.plan.channel)
     except (HomeAssistantError, SerwerSmsError) as err:
         # Refused (the daily limit, credits, the gateway) or the account unloading: never silence —
         # each number's delivery event says the fallback was not sent, and why.
