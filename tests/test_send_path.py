@@ -29,7 +29,7 @@ from custom_components.serwersms.mms.picture_queue import (
     picture_slots,
 )
 from custom_components.serwersms.mms.uploads import FileIdCache
-from serwersms_simulator import Fault, SerwerSmsSimulator
+from serwersms_simulator import Fault, SerwerSmsSimulator, server as server_module
 from tests.conftest import SnapshotCamera, make_jpeg
 from tests.helpers import call_send_mms as send_mms
 from tests.waiting import request_arrives
@@ -308,10 +308,16 @@ async def test_a_failed_shared_upload_fails_every_caller_waiting_on_it(
     front_door: SnapshotCamera,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    simulator.fail_next("files/add", Fault("error", code=1006))
-    # The gateway answers the upload only once both callers wait on it (on a busy machine the second
-    # could otherwise still be fitting its picture when the first one's upload had already failed).
-    release = held_uploads(monkeypatch, simulator)
+    # The gateway refuses the upload (1006) only once both callers wait on it (on a busy machine the
+    # second could otherwise still be fitting its picture when the first one's upload had already
+    # failed). The refusal comes from the held handler: a `fail_next` fault would be answered before it.
+    release = asyncio.Event()
+
+    async def refused_upload(*_args: Any) -> Any:
+        await release.wait()
+        raise server_module._Reject(1006)
+
+    monkeypatch.setattr(simulator, "_files_add", refused_upload)
     both_waiting = callers_at_the_upload(monkeypatch, loaded_entry.runtime_data.files, 2)
     calls = asyncio.gather(
         send_mms(hass, MOM, camera="camera.front_door"),
