@@ -84,6 +84,19 @@ async def until(
         await asyncio.sleep(0)
 
 
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1
+) -> None:
+    """Let `seconds` pass in steps, firing due timers and finishing each poll before going on."""
+    passed = 0.0
+    while passed < seconds:
+        tick = min(step, seconds - passed)
+        freezer.tick(timedelta(seconds=tick))
+        passed += tick
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
 def outbox_files(hass: HomeAssistant, entry: MockConfigEntry) -> list[Path]:
     """The account's outbox folder, one file per waiting MMS, oldest first."""
     folder = outbox_dir(hass, entry.entry_id)

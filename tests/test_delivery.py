@@ -24,7 +24,7 @@ import yaml
 from custom_components.serwersms.delivery import DeliveryTracker
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from tests.conftest import PASSWORD, TOKEN, USERNAME
-from tests.helpers import call_send_mms as send_mms
+from tests.helpers import advance, call_send_mms as send_mms
 from tests.waiting import request_arrives
 
 MOM, FAMILY = "notify.mom_mms", "notify.family_mms"
@@ -37,19 +37,6 @@ REPORTS = "messages/reports"
 def whole_second(freezer: FrozenDateTimeFactory) -> None:
     """Start every test on a whole second, so that schedules read as plain numbers."""
     freezer.move_to("2026-11-25 12:00:00+00:00")
-
-
-async def advance(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1
-) -> None:
-    """Let `seconds` pass in steps, firing due timers and finishing each poll before going on."""
-    passed = 0.0
-    while passed < seconds:
-        tick = min(step, seconds - passed)
-        freezer.tick(timedelta(seconds=tick))
-        passed += tick
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 def delivery_events(events: list[Event]) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ the freezer at the delivery tracker's own schedule.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -16,12 +15,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 
 from serwersms_simulator import Fault, SerwerSmsSimulator
 from serwersms_simulator.server import NO_MMS_NUMBER
-from tests.helpers import call_send_mms, client_without_pauses
+from tests.helpers import advance, call_send_mms, client_without_pauses
 
 MOM, OLD_PHONE = "notify.mom_mms", "notify.grandpa_mms"
 MOM_PHONE = "+48500600700"
@@ -38,18 +36,6 @@ def whole_second(freezer: FrozenDateTimeFactory, monkeypatch: pytest.MonkeyPatch
     """Start on a whole second; the client's quick retries without pauses (the loop's clock is frozen)."""
     freezer.move_to("2026-11-25 12:00:00+00:00")
     client_without_pauses(monkeypatch)
-
-
-async def advance(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float, step: float = 1
-) -> None:
-    passed = 0.0
-    while passed < seconds:
-        tick = min(step, seconds - passed)
-        freezer.tick(timedelta(seconds=tick))
-        passed += tick
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def alarm(hass: HomeAssistant, target: str | list[str], **data: Any) -> dict[str, Any]:
