@@ -96,7 +96,10 @@ def issue(hass: HomeAssistant, entry: MockConfigEntry) -> ir.IssueEntry | None:
 
 
 async def test_scheduled_at_start_to_the_heartbeat_recipients_only(
-    hass: HomeAssistant, simulator: SerwerSmsSimulator, hass_storage: dict[str, Any]
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    hass_storage: dict[str, Any],
+    freezer: FrozenDateTimeFactory,  # the expected date is computed before the send: no second may pass
 ) -> None:
     expected = warsaw(60)
     entry = await load(hass, make_entry(simulator))
