@@ -189,7 +189,7 @@ async def test_a_picture_job_that_cannot_start_gives_its_slot_back(
         raise RuntimeError("cannot schedule new futures after shutdown")
 
     with monkeypatch.context() as patched:
-        patched.setattr(hass, "async_add_executor_job", shut_down)
+        patched.setattr(queue._executor, "submit", shut_down)
         with pytest.raises(RuntimeError):
             await queue.run(len, b"x")
     assert await asyncio.wait_for(queue.run(len, b"abc"), timeout=10) == 3
@@ -257,7 +257,7 @@ async def test_a_caller_cancelled_mid_fit_does_not_cancel_the_fit_others_wait_on
     fit_spy: PictureJobSpy,
 ) -> None:
     # Two slots, whatever the machine: the second call's hash runs while the first one's fit is held.
-    async_get_picture_queue(hass)._slots = asyncio.Semaphore(2)
+    loaded_entry.runtime_data.sender._pictures = PictureQueue(hass, 2)
     fits = loaded_entry.runtime_data.sender._fitted = WatchedFits()
     fit_spy.gate.clear()
     front_door.image = noisy_jpeg(640, 480, 3)
