@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 import hashlib
 import io
@@ -22,6 +22,7 @@ from pathlib import Path
 import statistics
 import time
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 import homeassistant
@@ -167,7 +168,7 @@ def write_figures(figures: dict[str, Any], what: str) -> None:
 
 
 @pytest.fixture
-def stores_written_as_home_assistant_writes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def stores_written_as_home_assistant_writes_them(hass_storage: dict[str, Any]) -> Iterator[None]:
     """Storage writes cost the loop what they cost in Home Assistant, not what the harness's mock costs.
 
     The harness's `mock_storage` serializes every store in the event loop, walks it for mocks and parses
@@ -191,7 +192,10 @@ def stores_written_as_home_assistant_writes_them(monkeypatch: pytest.MonkeyPatch
         else:
             await store.hass.async_add_executor_job(prepare_and_write, store, data)
 
-    monkeypatch.setattr(Store, "_async_write_data", write)
+    # Patched inside the harness's storage mock and undone before it: a monkeypatch undone after the
+    # mock's own patch would leave the mock on `Store` for every later test of the run.
+    with patch.object(Store, "_async_write_data", write):
+        yield
 
 
 @pytest.mark.usefixtures("stores_written_as_home_assistant_writes_them")
