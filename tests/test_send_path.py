@@ -140,6 +140,7 @@ class PictureJobSpy:
         self.most = 0
         self.calls = 0
         self.threads: set[int] = set()
+        self.thread_names: set[str] = set()
         self.started = threading.Event()
         self.gate = threading.Event()
         self.gate.set()
@@ -150,6 +151,7 @@ class PictureJobSpy:
             self.calls += 1
             self.most = max(self.most, self.running)
             self.threads.add(threading.get_ident())
+            self.thread_names.add(threading.current_thread().name)
         self.started.set()
         try:
             self.gate.wait(10)
@@ -218,6 +220,10 @@ async def test_concurrent_sends_of_different_snapshots_fit_one_at_a_time_off_the
     assert fit_spy.calls == 10
     assert fit_spy.most <= async_get_picture_queue(hass).slots
     assert threading.get_ident() not in fit_spy.threads  # never on the event loop
+    # On the queue's own threads, never more than its slots: glibc keeps memory per thread that
+    # allocated it, so Pillow's buffers spread over Home Assistant's shared executor grow the process.
+    assert len(fit_spy.threads) <= async_get_picture_queue(hass).slots
+    assert all(name.startswith("serwersms_pictures") for name in fit_spy.thread_names), fit_spy.thread_names
 
 
 async def test_a_cancelled_caller_keeps_its_picture_slot_until_its_job_ends(
