@@ -12,6 +12,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .alarm_services import async_setup_alarm_services
 from .alarms import AlarmLadder
 from .api import DEFAULT_BASE_URL, SerwerSmsClient, SerwerSmsError, SerwerSmsOutcomeUnknownError
 from .const import (
@@ -53,6 +54,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the integration's actions."""
     async_setup_services(hass)
+    async_setup_alarm_services(hass)
     return True
 
 
