@@ -59,6 +59,8 @@ async def later(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: fl
 
 # How long `until` waits in real time: only a hang gets there, never a busy machine.
 CEILING_S = 30.0
+# How long `until` lets Home Assistant's tasks run before it asks again, in real time.
+SLICE_S = 0.02
 
 
 def _real_seconds() -> float:
@@ -71,16 +73,25 @@ async def until(
 ) -> None:
     """Return once `holds()` is true, without moving Home Assistant's clock.
 
-    Work that crosses real loopback I/O or a worker thread ends when the machine gets to it: this waits
-    for Home Assistant's tasks and then lets the loop turn (a reply the kernel has not handed over yet
-    is read on a later turn), again and again. `ceiling` seconds of real time end it with a failure
-    naming `what`: only a hang gets there.
+    Work that crosses real loopback I/O or a worker thread ends when the machine gets to it: this lets
+    Home Assistant's tasks run (a reply the kernel has not handed over yet is read on a later turn),
+    again and again. A task waiting on the frozen clock (a retry's back-off, say) would keep
+    `async_block_till_done` waiting for ever, so each wait for the tasks is cut short after a slice of
+    real time and `holds()` asked again. `ceiling` seconds of real time end it with a failure naming
+    `what`: only a hang gets there.
     """
+    loop = asyncio.get_running_loop()
     deadline = _real_seconds() + ceiling
     while not holds():
         if _real_seconds() > deadline:
             pytest.fail(f"still waiting after {ceiling:g} s of real time for {what}")
-        await hass.async_block_till_done(wait_background_tasks=True)
+        settled = asyncio.ensure_future(hass.async_block_till_done(wait_background_tasks=True))
+        # A real-time slice (a worker thread's sleep): the event loop's own timers stand with the clock.
+        real_slice = loop.run_in_executor(None, time.sleep, SLICE_S)
+        await asyncio.wait({settled, real_slice}, return_when=asyncio.FIRST_COMPLETED)
+        if not settled.done():
+            settled.cancel()
+        await asyncio.gather(settled, real_slice, return_exceptions=True)
         await asyncio.sleep(0)
 
 

@@ -491,3 +491,37 @@ async def test_an_acknowledgement_while_a_step_is_being_marked_started_stops_tha
     await tick_by(hass, freezer, 600, step=60)
     assert sent(simulator) == (1, 1, 0)
     assert [e["type"] for e in events] == ["raised", "acknowledged"]
+
+
+async def test_a_reply_to_an_instruction_sms_that_waited_in_the_outbox_acknowledges_the_alarm(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The gateway is down when the alarm is raised: its SMS goes when the gateway is back, and a reply
+    to that SMS (whose id the alarm only learns then) ends the alarm before the next step."""
+    events = alarm_events(hass)
+    await simulator.go_offline()
+    alarm_id = await raise_alarm(
+        hass,
+        title="Flood",
+        message="Water in the cellar",
+        steps=[
+            {"recipients": [MOM], "channel": "sms", "wait": 120},
+            {"recipients": [FAMILY], "channel": "call", "wait": 120},
+        ],
+    )
+    outbox = loaded_entry.runtime_data.outbox
+    await until(hass, lambda: len(outbox) == 1, "the step's SMS waiting in the outbox")
+    assert sent(simulator) == (0, 0, 0)
+    await simulator.go_online()
+    await later(hass, freezer, 5)  # the outbox's probe finds the gateway
+    await until(hass, lambda: sent(simulator) == (0, 1, 0), "the SMS from the outbox")
+    simulator.inject_reply(MOM_PHONE, "ok, going home")  # to that SMS (its id is the reply's message_id)
+    await later(hass, freezer, 10)
+    await until(hass, lambda: events[-1]["type"] == "acknowledged", "the acknowledgement")
+    assert events[-1]["alarm_id"] == alarm_id
+    assert (events[-1]["by"], events[-1]["via"]) == ("Mom", "reply")
+    await tick_by(hass, freezer, 300, step=30)
+    assert sent(simulator) == (0, 1, 0)  # step 2 never called Family
