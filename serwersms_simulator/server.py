@@ -28,6 +28,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formatdate
 import json
 import logging
 import math
@@ -37,7 +38,7 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import BodyPartReader, ClientSession, ClientTimeout, web
+from aiohttp import BodyPartReader, ClientSession, ClientTimeout, hdrs, web
 from yarl import URL
 
 from .inbox import render_inbox
@@ -556,6 +557,10 @@ class SerwerSmsSimulator:
         await self._listen(host, port)
         return self.url
 
+    async def _stamp_date(self, _request: web.Request, response: web.StreamResponse) -> None:
+        """Every answer's `Date` is the simulator's clock (a test may set it apart from the client's)."""
+        response.headers[hdrs.DATE] = formatdate(self.clock(), usegmt=True)
+
     async def _listen(self, host: str, port: int) -> None:
         assert self._runner is not None  # noqa: S101
         site = web.TCPSite(self._runner, host, port)
@@ -679,6 +684,7 @@ class SerwerSmsSimulator:
 
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.on_response_prepare.append(self._stamp_date)
         app.router.add_get("/", self._inbox)
         app.router.add_get("/_sim/state", self._state)
         app.router.add_get("/_sim/files/{file_id}", self._file_bytes)

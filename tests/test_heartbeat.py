@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -406,3 +407,29 @@ async def test_options_refuse_a_period_below_fifteen_minutes(
         result["flow_id"], {**form, "heartbeat_minutes": 15}
     )
     assert entry.options["heartbeat_minutes"] == 15
+
+
+async def test_scheduled_by_the_gateways_clock_when_home_assistants_is_hours_behind(
+    hass: HomeAssistant,
+    simulator: SerwerSmsSimulator,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A board that started Home Assistant before syncing its clock: by that clock the heartbeat's date
+    would lie in the gateway's past, and the gateway would send it at once."""
+    behind = timedelta(hours=3)
+    simulator.clock = lambda: time.time() + behind.total_seconds()  # the gateway keeps the right time
+    await load(hass, make_entry(simulator))
+    [sms] = scheduled(simulator)  # waiting at the gateway, not sent
+    assert sms.phone == MOM
+    assert sms.scheduled == warsaw(60 + 180)
+    assert (
+        simulator.requests_to(SEND)[0]
+        .fields["text"]
+        .endswith((dt_util.now() + behind).strftime("%Y-%m-%d %H:%M") + ".")
+    )  # "not heard from since" the gateway's now, not the board's
+    assert caplog.text.count("Home Assistant's clock is 180 minutes behind the SerwerSMS gateway's") == 1
+    await later(hass, freezer, 40 * 60)  # re-scheduled by the same clock; the warning is not repeated
+    [renewed] = scheduled(simulator)
+    assert renewed.scheduled == warsaw(60 + 180)
+    assert caplog.text.count("minutes behind the SerwerSMS gateway's") == 1

@@ -16,7 +16,12 @@ request is not documented). At the period `P` minutes that is 1.5 * 1440 / P re-
 Clocks. The timer between re-schedules runs on the event loop's monotonic clock (`async_call_later`):
 a wall-clock jump (NTP correcting the clock of a board without a battery-backed clock) must neither
 fire it early nor hold it back. The gateway's `date` is wall-clock by nature — it is a moment on the
-gateway's calendar — so it is `dt_util.utcnow()` + the period (the client sends it as Warsaw time).
+gateway's calendar — so it is the gateway's own time + the period (the client sends it as Warsaw time).
+The gateway's time is that of its last answer (`SerwerSmsClient.gateway_now`); Home Assistant's clock
+only until the gateway has answered once. A board that starts Home Assistant before its clock is
+synced may be hours behind: a `date` from that clock would lie in the gateway's past, and the
+heartbeat ("not heard from since …", with a wrong time too) would go out at once, to every recipient.
+A difference of more than `CLOCK_WARNING` between the two clocks is logged once.
 
 Failures:
 - the gateway cannot be reached (or answers 5xx) at a tick: the old heartbeat stays scheduled and
@@ -84,6 +89,8 @@ STORAGE_VERSION = 1
 RETRY: Final = 60.0
 # Re-scheduled when the scheduled one is due in less than this share of the period.
 RENEW_MARGIN: Final = 1 / 3
+# Clocks further apart than this are worth a warning (a board whose clock is not synced yet).
+CLOCK_WARNING: Final = timedelta(minutes=5)
 
 TEXT_EN: Final = "Home Assistant has not been heard from since {time}."
 TEXT_PL: Final = "Home Assistant nie odzywa się od {time}."
@@ -142,6 +149,7 @@ class Heartbeat:
         self._stopped = True
         self._unreachable = False  # logged for this outage already
         self._refused: str | None = None  # the refusal last logged
+        self._clock_warned = False  # the clocks' difference is logged (until they agree again)
 
     async def async_load(self) -> None:
         """Read the ids of what an earlier run left scheduled; all of it is old now."""
@@ -268,11 +276,30 @@ class Heartbeat:
             return min(RETRY, until_renew)
         return until_renew
 
+    def _gateway_now(self) -> datetime:
+        """Now on the gateway's calendar: its own clock once it has answered, else Home Assistant's."""
+        local = dt_util.utcnow()
+        gateway = self._client.gateway_now()
+        if gateway is None:
+            return local
+        ahead = (local - gateway).total_seconds()
+        if abs(ahead) <= CLOCK_WARNING.total_seconds():
+            self._clock_warned = False
+        elif not self._clock_warned:
+            self._clock_warned = True
+            _LOGGER.warning(
+                "Home Assistant's clock is %d minutes %s the SerwerSMS gateway's; the heartbeat SMS is "
+                "scheduled by the gateway's clock",
+                round(abs(ahead) / 60),
+                "ahead of" if ahead > 0 else "behind",
+            )
+        return gateway
+
     async def _schedule(self, wanted: tuple[int, tuple[str, ...], str], period: float) -> float | None:
         """Schedule a new heartbeat and store its ids; None when done, else the seconds to retry in."""
         minutes, phones, sender = wanted
-        now = dt_util.utcnow()
-        due = now + timedelta(minutes=minutes)  # wall clock: a moment on the gateway's calendar
+        now = self._gateway_now()
+        due = now + timedelta(minutes=minutes)  # a moment on the gateway's calendar
         try:
             result = await self._client.send_sms(
                 list(phones), text=heartbeat_text(self._hass, now), sender=sender or None, date=due

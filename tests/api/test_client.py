@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import socket
 from typing import Any
 
@@ -472,3 +472,18 @@ async def test_when_no_batch_is_answered_but_one_may_have_gone_out_that_is_what_
         await client.send_mms([f"+48500{i:06d}" for i in range(150)], title="t", text="x")
     assert len(simulator.requests_to("messages/send_mms")) == 2
     assert len(simulator.messages) == 50  # the second batch did go out, once
+
+
+async def test_the_gateways_clock_is_read_from_its_answers(simulator, http_session, freezer) -> None:
+    client = token_client(http_session, simulator)
+    assert client.gateway_now() is None  # no answer yet
+    gateway = datetime(2026, 12, 4, 21, 30, 15, tzinfo=UTC)
+    simulator.clock = lambda: gateway.timestamp()  # five hours ahead of this machine's frozen clock
+    freezer.move_to("2026-12-04 16:30:15+00:00")
+    await client.account_limits()
+    assert client.gateway_now() == gateway
+    freezer.tick(90)  # counted on the monotonic clock since the answer
+    assert client.gateway_now() == gateway + timedelta(seconds=90)
+    for odd in ("", "yesterday", "Thu, 99 Foo 2026 25:61:00 GMT"):
+        client._note_gateway_clock(odd)  # an odd header leaves the last good reading
+    assert client.gateway_now() == gateway + timedelta(seconds=90)

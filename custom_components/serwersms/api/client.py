@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 import json
 import logging
 import time
@@ -128,6 +129,8 @@ class SerwerSmsClient:
         self._probing = 0  # calls retrying after they could not reach the gateway
         self._reachable: bool | None = None  # None: not asked yet
         self._reachability_listeners: list[Callable[[bool, str], None]] = []
+        # The gateway's clock as its last answer gave it (HTTP `Date`), and when (monotonic seconds).
+        self._gateway_clock: tuple[datetime, float] | None = None
 
     def add_reachability_listener(self, listener: Callable[[bool, str], None]) -> Callable[[], None]:
         """Call `listener(reachable, detail)` when the gateway stops answering, and when it answers again.
@@ -359,6 +362,30 @@ class SerwerSmsClient:
                 continue
         return False
 
+    def gateway_now(self) -> datetime | None:
+        """The gateway's time now (UTC), from the `Date` of its last answer; None before any answer.
+
+        A scheduled send's `date` is a moment on the gateway's calendar. A board without a battery-backed
+        clock can start Home Assistant hours behind, before its clock is synced: a `date` taken from that
+        clock would lie in the gateway's past, and the message go out at once. The `Date` header is
+        whole seconds; the time since it is measured on the monotonic clock.
+        """
+        if self._gateway_clock is None:
+            return None
+        said, at = self._gateway_clock
+        return said + timedelta(seconds=time.monotonic() - at)
+
+    def _note_gateway_clock(self, header: str | None) -> None:
+        if not header:
+            return
+        try:
+            said = parsedate_to_datetime(header)
+        except (TypeError, ValueError, IndexError):
+            return  # an odd header changes nothing: the last good one (or Home Assistant's clock) stands
+        if said.tzinfo is None:
+            said = said.replace(tzinfo=UTC)
+        self._gateway_clock = (said.astimezone(UTC), time.monotonic())
+
     # --- plumbing -----------------------------------------------------------------------------
 
     async def _send_batches(
@@ -515,6 +542,7 @@ class SerwerSmsClient:
             async with request as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
+                self._note_gateway_clock(response.headers.get("Date"))
                 raw = await response.read()
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as err:
             self._gateway_down = True
