@@ -341,7 +341,9 @@ async def test_a_send_cut_off_by_a_restart_is_reported_and_never_repeated(
     waiting.rename(waiting.with_suffix(".sending"))
     await simulator.go_online()
     assert await hass.config_entries.async_setup(loaded_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(
+        wait_background_tasks=True
+    )  # the start's own requests end before time moves
     await later(hass, freezer, 30)
     assert simulator.messages == []
     assert [(e.data["deferred"], e.data["recipients"][0]["status"]) for e in sent] == [(True, "unknown")]

@@ -368,7 +368,9 @@ async def test_a_clean_up_during_the_drain_never_leaves_an_mms_without_its_pictu
     front_door.image = static
     await send(hass, message="second", camera="camera.front_door")  # the picture sent two days ago
     hass.config_entries.async_update_entry(loaded_entry, options={"keep_uploads_days": 1})
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(
+        wait_background_tasks=True
+    )  # the start's own requests end before time moves
     await simulator.go_online()
     cleanup = hass.async_create_task(loaded_entry.runtime_data.housekeeping._run())
     await later(hass, freezer, 30)

@@ -480,7 +480,9 @@ async def test_lowering_outbox_minutes_applies_to_mms_deferred_afterwards(
     await simulator.go_offline()
     await send(hass, message="before", title="Before")
     hass.config_entries.async_update_entry(loaded_entry, options={"outbox_minutes": 2})
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(
+        wait_background_tasks=True
+    )  # the start's own requests end before time moves
     await send(hass, message="after", title="After")
     for _ in range(6):  # three minutes
         await later(hass, freezer, 30)
