@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+import contextlib
 from datetime import UTC, datetime, timedelta
 import socket
 from typing import Any
@@ -22,6 +23,7 @@ from custom_components.serwersms.api import (
     SerwerSmsIpNotAllowedError,
     SerwerSmsMmsNotPermittedError,
     SerwerSmsNotFoundError,
+    SerwerSmsNotReachedError,
     SerwerSmsOutcomeUnknownError,
     SerwerSmsRateLimitError,
     SerwerSmsResponseError,
@@ -487,3 +489,21 @@ async def test_the_gateways_clock_is_read_from_its_answers(simulator, http_sessi
     for odd in ("", "yesterday", "Thu, 99 Foo 2026 25:61:00 GMT"):
         client._note_gateway_clock(odd)  # an odd header leaves the last good reading
     assert client.gateway_now() == gateway + timedelta(seconds=90)
+
+
+async def test_a_send_that_never_got_a_connection_is_not_reached_not_in_doubt(
+    simulator, loopback_sockets, freezer
+) -> None:
+    """Waiting for a connection (a full pool here; a name lookup that hangs while the internet is down
+    in a home) ends as "never reached the gateway": the MMS can wait in the outbox and go later. Taken
+    for "may have been sent", it would be reported `unknown` and never sent."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        simulator.fail_next("account/limits", Fault("timeout", hold=25))  # holds the only connection
+        client = token_client(session, simulator, timeout=20.0, max_attempts=1)
+        busy = asyncio.ensure_future(client.account_limits())
+        with pytest.raises(SerwerSmsNotReachedError):
+            await on_frozen_clock(freezer, client.send_mms(["+48500600700"], title="t", text="x"))
+        assert simulator.requests_to("messages/send_mms") == []
+        busy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await busy

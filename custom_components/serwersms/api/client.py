@@ -117,8 +117,11 @@ class SerwerSmsClient:
         self._password = password
         self._base_url = base_url if base_url.endswith("/") else f"{base_url}/"
         self._system = system
-        # A connect that times out (no route while a router reboots) never reached the gateway either.
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, CONNECT_TIMEOUT))
+        # Getting a connection — a free one from the pool, the name lookup, the connect itself (no route
+        # while a router reboots) — has its own limit: when it runs out, nothing was sent, and the send
+        # may wait in the outbox. Left to the total timeout, it would be taken for "may have been sent".
+        connect = min(timeout, CONNECT_TIMEOUT)
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect, sock_connect=connect)
         self._max_attempts = max(1, max_attempts)
         self._backoff = backoff
         self._max_backoff = max_backoff
