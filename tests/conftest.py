@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 import io
+import time
 
 import aiohttp
 from homeassistant.components.camera import Camera
@@ -18,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 # phcc quirk: the integration must be importable before the hass fixture resolves it.
 import custom_components.serwersms  # noqa: F401
+from custom_components.serwersms.api import client as client_module
 from serwersms_simulator import SerwerSmsSimulator
 
 TOKEN = "tok-3f9a1c7e55d2b8a0"
@@ -86,6 +88,16 @@ def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     (phcc's own fixture does the same, but syrupy's plain one wins over it.)
     """
     return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture(autouse=True)
+def gateway_clock_on_the_frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The time since the gateway's last `Date` moves with the freezer, as every other clock here does.
+
+    (The product counts it on CLOCK_BOOTTIME, which keeps counting through a suspend and which
+    freezegun does not freeze.)
+    """
+    monkeypatch.setattr(client_module, "_since_boot", lambda: time.monotonic())
 
 
 @pytest.fixture(autouse=True)

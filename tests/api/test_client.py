@@ -30,8 +30,10 @@ from custom_components.serwersms.api import (
     SerwerSmsServerError,
     SerwerSmsTimeoutError,
     SerwerSmsValidationError,
+    client as client_module,
 )
 from serwersms_simulator import Fault, SerwerSmsSimulator
+import serwersms_simulator.server as simulator_server
 from tests.conftest import PASSWORD, TOKEN, USERNAME, make_jpeg, make_png
 
 
@@ -486,9 +488,58 @@ async def test_the_gateways_clock_is_read_from_its_answers(simulator, http_sessi
     assert client.gateway_now() == gateway
     freezer.tick(90)  # counted on the monotonic clock since the answer
     assert client.gateway_now() == gateway + timedelta(seconds=90)
-    for odd in ("", "yesterday", "Thu, 99 Foo 2026 25:61:00 GMT"):
+    far_out = (
+        "Fri, 31 Dec 9999 23:59:59 -0100",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Mon, 01 Jan 1900 00:00:00 GMT",
+    )
+    for odd in ("", "yesterday", "Thu, 99 Foo 2026 25:61:00 GMT", *far_out):
         client._note_gateway_clock(odd)  # an odd header leaves the last good reading
     assert client.gateway_now() == gateway + timedelta(seconds=90)
+
+
+async def test_the_gateways_clock_counts_the_time_the_machine_was_suspended(
+    simulator, http_session, freezer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monotonic clock stands still while a machine sleeps; the gateway's does not."""
+    since_boot = [1000.0]
+    monkeypatch.setattr(client_module, "_since_boot", lambda: since_boot[0])
+    gateway = datetime(2026, 12, 4, 21, 30, 15, tzinfo=UTC)
+    simulator.clock = lambda: gateway.timestamp()
+    client = token_client(http_session, simulator)
+    await client.account_limits()
+    since_boot[0] += 2 * 3600  # two hours suspended: the frozen monotonic clock did not move
+    assert client.gateway_now() == gateway + timedelta(hours=2)
+
+
+async def test_a_date_header_out_of_range_does_not_cost_an_accepted_send(
+    simulator, http_session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `Date` that parses but cannot be put in UTC (year 9999, west of Greenwich) changes nothing."""
+    monkeypatch.setattr(
+        simulator_server, "formatdate", lambda *_args, **_kwargs: "Fri, 31 Dec 9999 23:59:59 -0100"
+    )
+    client = token_client(http_session, simulator)
+    result = await client.send_sms(["+48500600700"], text="hi")
+    assert [r.status for r in result.recipients] == ["queued"]
+    assert client.gateway_now() is None
+
+
+@pytest.mark.parametrize("total", [2.0, 8.0, 30.0])
+async def test_a_connection_that_never_comes_is_not_reached_whatever_the_timeout(
+    total: float, simulator, http_session, freezer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name lookup or connect that hangs ends as "never reached the gateway", also when the total
+    timeout is short (the connection's own limit due together with it would be lost to it)."""
+
+    async def hangs(*_args: object, **_kwargs: object) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(aiohttp.TCPConnector, "_create_connection", hangs)
+    client = token_client(http_session, simulator, timeout=total, max_attempts=1)
+    with pytest.raises(SerwerSmsNotReachedError):
+        await on_frozen_clock(freezer, client.send_sms(["+48500600700"], text="hi"))
+    assert simulator.requests_to("messages/send_sms") == []
 
 
 async def test_a_send_that_never_got_a_connection_is_not_reached_not_in_doubt(

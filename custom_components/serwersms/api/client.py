@@ -69,6 +69,8 @@ MAX_CALL_TEXT: Final = 500
 # 6 x 153 GSM-7 characters), so 6 x 67 = 402 characters is what surely goes out as one message.
 MAX_SMS_TEXT: Final = 402
 CONNECT_TIMEOUT: Final = 10.0
+# A gateway's `Date` outside these years is not a clock to go by.
+_PLAUSIBLE_YEARS: Final = (2000, 9000)
 GATEWAY_TIMEZONE: Final = ZoneInfo("Europe/Warsaw")
 
 
@@ -120,7 +122,8 @@ class SerwerSmsClient:
         # Getting a connection — a free one from the pool, the name lookup, the connect itself (no route
         # while a router reboots) — has its own limit: when it runs out, nothing was sent, and the send
         # may wait in the outbox. Left to the total timeout, it would be taken for "may have been sent".
-        connect = min(timeout, CONNECT_TIMEOUT)
+        # Well inside the total: due at the same moment, aiohttp would raise the total timeout instead.
+        connect = min(CONNECT_TIMEOUT, timeout / 2)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect, sock_connect=connect)
         self._max_attempts = max(1, max_attempts)
         self._backoff = backoff
@@ -371,23 +374,26 @@ class SerwerSmsClient:
         A scheduled send's `date` is a moment on the gateway's calendar. A board without a battery-backed
         clock can start Home Assistant hours behind, before its clock is synced: a `date` taken from that
         clock would lie in the gateway's past, and the message go out at once. The `Date` header is
-        whole seconds; the time since it is measured on the monotonic clock.
+        whole seconds; the time since it is counted on a clock that also counts a suspended machine.
         """
         if self._gateway_clock is None:
             return None
         said, at = self._gateway_clock
-        return said + timedelta(seconds=time.monotonic() - at)
+        return said + timedelta(seconds=_since_boot() - at)
 
     def _note_gateway_clock(self, header: str | None) -> None:
         if not header:
             return
         try:
             said = parsedate_to_datetime(header)
-        except (TypeError, ValueError, IndexError):
+            if said.tzinfo is None:
+                said = said.replace(tzinfo=UTC)
+            said = said.astimezone(UTC)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return  # an odd header changes nothing: the last good one (or Home Assistant's clock) stands
-        if said.tzinfo is None:
-            said = said.replace(tzinfo=UTC)
-        self._gateway_clock = (said.astimezone(UTC), time.monotonic())
+        if not _PLAUSIBLE_YEARS[0] <= said.year <= _PLAUSIBLE_YEARS[1]:
+            return  # nor does one far out (adding the time since to it could overflow)
+        self._gateway_clock = (said, _since_boot())
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -576,6 +582,16 @@ class SerwerSmsClient:
             (time.monotonic() - started) * 1000,
         )
         return _interpret(endpoint, status, retry_after, raw)
+
+
+def _since_boot() -> float:
+    """Seconds on a clock that keeps counting while the machine is suspended (Linux), else monotonic.
+
+    The monotonic clock stops during a suspend: a gateway time extrapolated on it would fall behind
+    by as long as the machine slept (a seam for tests, which freeze the monotonic clock).
+    """
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.monotonic()
 
 
 def _gateway_time(moment: datetime) -> str:
