@@ -62,11 +62,13 @@ class MmsCreditsSensor(SerwerSmsEntity, CoordinatorEntity[CreditsCoordinator], S
     _attr_translation_key = "mms_credits"
     _attr_state_class = SensorStateClass.MEASUREMENT
     _attr_native_unit_of_measurement = "MMS"
+    _key = "mms_credits"  # its unique id's suffix: never changed, or the entity id would be lost
 
     def __init__(self, entry: SerwerSmsConfigEntry) -> None:
         """Bind to the account's coordinator."""
         CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
-        SerwerSmsEntity.__init__(self, entry, "mms_credits")
+        SerwerSmsEntity.__init__(self, entry, self._key)
+        self._entry = entry
 
     def _limit(self) -> Limit | None:
         return self.coordinator.mms
@@ -89,12 +91,7 @@ class SmsCreditsSensor(MmsCreditsSensor):
 
     _attr_translation_key = "sms_credits"
     _attr_native_unit_of_measurement = "SMS"
-
-    def __init__(self, entry: SerwerSmsConfigEntry) -> None:
-        """Bind to the account's coordinator."""
-        CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
-        SerwerSmsEntity.__init__(self, entry, "sms_credits")
-        self._entry = entry
+    _key = "sms_credits"
 
     def _limit(self) -> Limit | None:
         # The sender option is read each time: changing it switches the class without a reload.
@@ -107,11 +104,7 @@ class CallCreditsSensor(MmsCreditsSensor):
 
     _attr_translation_key = "call_credits"
     _attr_native_unit_of_measurement = "calls"
-
-    def __init__(self, entry: SerwerSmsConfigEntry) -> None:
-        """Bind to the account's coordinator."""
-        CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
-        SerwerSmsEntity.__init__(self, entry, "call_credits")
+    _key = "call_credits"
 
     def _limit(self) -> Limit | None:
         return self.coordinator.limit(REPORT_VOICE)
