@@ -433,3 +433,12 @@ async def test_scheduled_by_the_gateways_clock_when_home_assistants_is_hours_beh
     [renewed] = scheduled(simulator)
     assert renewed.scheduled == warsaw(60 + 180)
     assert caplog.text.count("minutes behind the SerwerSMS gateway's") == 1
+    # The gateway's time is that of its last answer, so each change shows one re-schedule later.
+    simulator.clock = time.time  # the board's clock is synced: the clocks agree, nothing to say
+    for _ in range(2):
+        await later(hass, freezer, 40 * 60)
+    assert caplog.text.count("minutes behind the SerwerSMS gateway's") == 1
+    simulator.clock = lambda: time.time() + behind.total_seconds()  # apart again: said again
+    for _ in range(2):
+        await later(hass, freezer, 40 * 60)
+    assert caplog.text.count("minutes behind the SerwerSMS gateway's") == 2
